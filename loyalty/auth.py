@@ -1,0 +1,142 @@
+"""Who is calling: bearer credentials, the principal they prove, and role checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from loyalty.errors import Forbidden, NotFound, Unauthorized
+from loyalty.extensions import db
+from loyalty.models import StaffUser, Terminal
+
+TERMINAL_PREFIX = "tk_"
+STAFF_ROLES = ("cashier", "marketer", "admin")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a terminal, a staff user or a shopper (member)."""
+
+    role: str  # terminal | cashier | marketer | admin | shopper
+    id: int
+    store_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.id}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _serializer(audience: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"loyalty-{audience}")
+
+
+def sign_token(audience: str, payload: dict[str, Any]) -> str:
+    return _serializer(audience).dumps(payload)
+
+
+def _load_token(audience: str, token: str, max_age: int) -> dict[str, Any] | None:
+    try:
+        return _serializer(audience).loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+
+
+def _terminal_principal(token: str) -> Principal | None:
+    try:
+        _, terminal_id, secret = token.split("_", 2)
+        terminal = db.session.get(Terminal, int(terminal_id))
+    except ValueError:
+        return None
+    if terminal is None or terminal.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(terminal.key_hash, hash_secret(secret)):
+        return None
+    return Principal("terminal", terminal.id, terminal.store_id)
+
+
+def _staff_principal(token: str) -> Principal | None:
+    data = _load_token("staff", token, current_app.config["STAFF_TOKEN_TTL"])
+    if not data:
+        return None
+    user = db.session.get(StaffUser, data.get("u"))
+    if user is None or not user.active:
+        return None
+    return Principal(user.role, user.id, user.store_id)
+
+
+def _shopper_principal(token: str) -> Principal | None:
+    data = _load_token("shopper", token, current_app.config["SHOPPER_TOKEN_TTL"])
+    return Principal("shopper", int(data["m"])) if data and "m" in data else None
+
+
+def principal_from_token(token: str) -> Principal | None:
+    if token.startswith(TERMINAL_PREFIX):
+        return _terminal_principal(token)
+    return _staff_principal(token) or _shopper_principal(token)
+
+
+def current_principal() -> Principal | None:
+    """The caller of this request, read once from the Authorization header."""
+    if "loyalty.principal" not in request.environ:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        request.environ["loyalty.principal"] = (
+            principal_from_token(token.strip()) if scheme.lower() == "bearer" and token else None
+        )
+    return request.environ["loyalty.principal"]
+
+
+def require(*roles: str) -> Callable[[F], F]:
+    """Allow only callers whose role is listed: 401 without credentials, 403 otherwise."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if principal is None:
+                raise Unauthorized("Send a valid bearer token in the Authorization header.")
+            if principal.role not in roles:
+                raise Forbidden(f"The {principal.role} role may not do this.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def principal() -> Principal:
+    """The caller of a view already guarded by `require`."""
+    found = current_principal()
+    assert found is not None
+    return found
+
+
+def check_member_scope(member_id: int) -> None:
+    """A shopper reaches only their own member; anyone else's is 'not found'."""
+    caller = principal()
+    if caller.role == "shopper" and caller.id != member_id:
+        raise NotFound(f"No member {member_id}.")
+
+
+def check_store_scope(store_id: int | None) -> None:
+    """A terminal, or a cashier bound to a store, acts only for its own store."""
+    caller = principal()
+    bound = caller.role in ("terminal", "cashier") and caller.store_id is not None
+    if bound and store_id != caller.store_id:
+        raise NotFound("Not found in your store.")

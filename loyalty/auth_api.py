@@ -1,0 +1,40 @@
+"""POST /api/v1/auth/token: staff bearer tokens."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from loyalty import ratelimit
+from loyalty.extensions import db
+from loyalty.staff import issue_staff_token
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff tokens")
+
+
+class LoginSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+class TokenSchema(ma.Schema):
+    access_token = ma.fields.String()
+    role = ma.fields.String()
+    expires_in = ma.fields.Integer()
+
+
+@blp.route("/token")
+class StaffToken(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, body):
+        """Exchange a staff email and password for a bearer token."""
+        ratelimit.hit(db.session, f"login:{body['email'].lower()}", limit=10, window_seconds=300)
+        token, user = issue_staff_token(db.session, body["email"], body["password"])
+        return {
+            "access_token": token,
+            "role": user.role,
+            "expires_in": current_app.config["STAFF_TOKEN_TTL"],
+        }

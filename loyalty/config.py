@@ -1,0 +1,55 @@
+"""Configuration read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A secret kept in the instance folder, so the embedded default survives restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from LOYALTY_* environment variables."""
+    database_url = os.environ.get("LOYALTY_DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'loyalty.db'}"
+    )
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("LOYALTY_REDIS_URL") or None,
+        "SECRET_KEY": os.environ.get("LOYALTY_SECRET_KEY") or _instance_secret(instance_path),
+        "TIMEZONE": os.environ.get("LOYALTY_TIMEZONE", "Asia/Bangkok"),
+        "CURRENCY": os.environ.get("LOYALTY_CURRENCY", "THB"),
+        "STAFF_TOKEN_TTL": _int("LOYALTY_STAFF_TOKEN_TTL", 8 * 3600),
+        "SHOPPER_TOKEN_TTL": _int("LOYALTY_SHOPPER_TOKEN_TTL", 30 * 24 * 3600),
+        "OTP_TTL": _int("LOYALTY_OTP_TTL", 300),
+        "CARD_CODE_STEP": _int("LOYALTY_CARD_CODE_STEP", 30),
+        "CLAIM_DAYS": _int("LOYALTY_CLAIM_DAYS", 30),
+        "RESOLVE_RATE_LIMIT": _int("LOYALTY_RESOLVE_RATE_LIMIT", 120),
+        "OUTBOX_BATCH": _int("LOYALTY_OUTBOX_BATCH", 200),
+        "API_TITLE": "Loyalty platform",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "JSON_SORT_KEYS": False,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }

@@ -1,0 +1,161 @@
+"""Job plumbing: RQ queues, dispatch after commit, the outbox drain and its relay."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from loyalty import outbox
+from loyalty.extensions import db
+
+EVENTS_QUEUE = "events"
+DEFAULT_QUEUE = "default"
+DRAIN_FLAG = "loyalty:outbox:drain-queued"
+DRAIN_JOB = "loyalty.jobs.drain_outbox"
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def redis_connection(app: Flask) -> Redis | None:
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    if "loyalty.redis" not in app.extensions:
+        app.extensions["loyalty.redis"] = Redis.from_url(url, socket_timeout=5)
+    return app.extensions["loyalty.redis"]
+
+
+def get_queue(app: Flask, name: str = DEFAULT_QUEUE) -> Queue:
+    connection = redis_connection(app)
+    if connection is None:
+        raise RuntimeError("LOYALTY_REDIS_URL is not set")
+    return Queue(name, connection=connection)
+
+
+def handlers(app: Flask) -> dict[str, outbox.Handler]:
+    return app.extensions.setdefault("loyalty.outbox_handlers", {})
+
+
+def register_handler(app: Flask, topic: str, handler: outbox.Handler) -> None:
+    handlers(app)[topic] = handler
+
+
+def periodic_tasks(app: Flask) -> dict[str, Callable[[Session], Any]]:
+    return app.extensions.setdefault("loyalty.periodic", {})
+
+
+def register_periodic(app: Flask, name: str, task: Callable[[Session], Any]) -> None:
+    """A named task the scheduler runs (`rq cron loyalty.cron`), taking a session."""
+    periodic_tasks(app)[name] = task
+
+
+def enqueue_drain(app: Flask, *, force: bool = False) -> bool:
+    """Ask a worker to drain the outbox; one queued drain at a time unless forced."""
+    connection = redis_connection(app)
+    assert connection is not None
+    try:
+        if not connection.set(DRAIN_FLAG, "1", nx=not force, ex=300) and not force:
+            return False
+        Queue(EVENTS_QUEUE, connection=connection).enqueue(
+            DRAIN_JOB, job_timeout=600, result_ttl=0, failure_ttl=24 * 3600
+        )
+        return True
+    except RedisError:
+        log.warning("Redis unavailable; the outbox relay will dispatch pending work later")
+        return False
+
+
+def drain_now(app: Flask) -> int:
+    """Drain the outbox in this process (the embedded mode, and the worker job)."""
+    if getattr(_local, "draining", False):
+        return 0  # the running drain loops until nothing is pending
+    _local.draining = True
+    try:
+        with Session(db.engine, expire_on_commit=False) as session:
+            return outbox.drain(session, handlers(app), app.config["OUTBOX_BATCH"])
+    finally:
+        _local.draining = False
+
+
+def dispatch(app: Flask) -> None:
+    if app.config.get("REDIS_URL"):
+        enqueue_drain(app)
+    else:
+        drain_now(app)
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(outbox.PENDING_FLAG, False) and has_app_context():
+        dispatch(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(outbox.PENDING_FLAG, None)
+
+
+def init_app(app: Flask) -> None:
+    """Dispatch outbox work after every commit that recorded some."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_rollback)
+
+
+def _with_app(fn: Callable[[Flask], Any]) -> Any:
+    """Run in the current app, or build one from the environment (plain `rq worker`)."""
+    if has_app_context():
+        return fn(current_app._get_current_object())  # type: ignore[attr-defined]
+    from loyalty.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        return fn(app)
+
+
+def drain_outbox() -> int:
+    """RQ entry point: drain pending outbox work in batches."""
+
+    def run(app: Flask) -> int:
+        connection = redis_connection(app)
+        if connection is not None:
+            with contextlib.suppress(RedisError):
+                connection.delete(DRAIN_FLAG)
+        return drain_now(app)
+
+    return _with_app(run)
+
+
+def relay_outbox(min_age_seconds: int = 5) -> bool:
+    """RQ/cron entry point: re-dispatch pending work that no drain has taken."""
+
+    def run(app: Flask) -> bool:
+        with Session(db.engine) as session:
+            stale = outbox.has_stale_pending(session, timedelta(seconds=min_age_seconds))
+        if not stale:
+            return False
+        if app.config.get("REDIS_URL"):
+            return enqueue_drain(app, force=True)
+        drain_now(app)
+        return True
+
+    return _with_app(run)
+
+
+def run_periodic(name: str) -> Any:
+    """RQ/cron entry point: run a registered periodic task by name."""
+
+    def run(app: Flask) -> Any:
+        with Session(db.engine, expire_on_commit=False) as session:
+            return periodic_tasks(app)[name](session)
+
+    return _with_app(run)

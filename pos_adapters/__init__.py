@@ -1,0 +1,17 @@
+"""POS adapters: the canonical receipt, ingestion, and the engine's receipt handlers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from loyalty.jobs import register_handler
+    from pos_adapters import api as pos_api
+    from pos_adapters import demo, processing
+
+    api.register_blueprint(pos_api.blp)
+    for topic, handler in processing.handlers(app.config["TIMEZONE"]).items():
+        register_handler(app, topic, handler)
+    app.cli.add_command(demo.demo_cli)

@@ -1,0 +1,145 @@
+"""POST /api/v1/transactions and friends: receipts pushed by POS terminals."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from loyalty import ratelimit
+from loyalty.auth import check_member_scope, check_store_scope, principal, require
+from loyalty.db import utcnow
+from loyalty.extensions import db
+from loyalty.idempotency import idempotent
+from loyalty.models import Store
+from loyalty.money import format_minor
+from loyalty.staff import store_by_code
+from members.api import code_policy
+from members.models import Member
+from pos_adapters import ingestion
+from pos_adapters.errors import UnknownTransaction
+from pos_adapters.models import Transaction
+from pos_adapters.schemas import (
+    ClaimSchema,
+    ReceiptSchema,
+    TransactionResultSchema,
+    TransactionSchema,
+)
+from rewards.models import JournalEntry
+
+blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="POS transactions")
+SECURITY = [{"bearerAuth": []}]
+
+
+def source_for_request() -> ingestion.Source:
+    caller = principal()
+    assert caller.store_id is not None
+    return ingestion.Source(
+        store_id=caller.store_id,
+        terminal_id=caller.id,
+        currency=current_app.config["CURRENCY"],
+        code_policy=code_policy(),
+        now=utcnow(),
+    )
+
+
+def result_view(txn: Transaction) -> dict:
+    db.session.refresh(txn)
+    member = db.session.get(Member, txn.member_id) if txn.member_id else None
+    if member is not None:
+        db.session.refresh(member)
+    return {
+        "id": txn.id,
+        "status": txn.status,
+        "points_awarded": txn.points_awarded,
+        "member": {"id": member.id, "points_balance": member.points_balance} if member else None,
+    }
+
+
+@blp.route("/transactions")
+class Transactions(MethodView):
+    decorators = [idempotent, require("terminal")]
+
+    @blp.arguments(ReceiptSchema)
+    @blp.response(201, TransactionResultSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, receipt):
+        """Record a sale or refund from this terminal's store; a replay returns the first result."""
+        txn, created = ingestion.record_receipt(db.session, receipt, source_for_request())
+        return result_view(txn), 201 if created else 200
+
+
+def transaction_view(txn: Transaction) -> dict:
+    store = db.session.get(Store, txn.store_id)
+    sale = db.session.get(Transaction, txn.refund_of_id) if txn.refund_of_id else None
+    entries = db.session.scalars(
+        select(JournalEntry)
+        .where(JournalEntry.cause_type == "transaction", JournalEntry.cause_id == str(txn.id))
+        .order_by(JournalEntry.id)
+    )
+    return {
+        "id": txn.id,
+        "external_id": txn.external_id,
+        "store": store.code if store else None,
+        "type": txn.type,
+        "refund_of": sale.external_id if sale else None,
+        "occurred_at": txn.occurred_at,
+        "currency": txn.currency,
+        "member_id": txn.member_id,
+        "total": format_minor(txn.total_minor),
+        "discount": format_minor(txn.discount_minor),
+        "items": txn.items,
+        "status": txn.status,
+        "points_awarded": txn.points_awarded,
+        "refunded": format_minor(txn.refunded_minor),
+        "effects": [
+            {
+                "entry_id": e.id,
+                "kind": e.kind,
+                "rule": e.rule,
+                "points": e.points,
+                "description": e.description,
+            }
+            for e in entries
+        ],
+        "created_at": txn.created_at,
+        "processed_at": txn.processed_at,
+    }
+
+
+@blp.route("/transactions/<int:transaction_id>")
+@require("shopper", "terminal", "cashier", "marketer", "admin")
+@blp.response(200, TransactionSchema)
+@blp.doc(security=SECURITY)
+def get_transaction(transaction_id):
+    """A transaction with its status, points and the effects the engine applied."""
+    txn = db.session.get(Transaction, transaction_id)
+    caller = principal()
+    if txn is None or (caller.role == "shopper" and txn.member_id != caller.id):
+        raise UnknownTransaction(f"No transaction {transaction_id}.")
+    check_store_scope(txn.store_id)
+    return transaction_view(txn)
+
+
+@blp.route("/transactions/claim", methods=["POST"])
+@require("shopper")
+@blp.arguments(ClaimSchema)
+@blp.response(200, TransactionResultSchema)
+@blp.doc(security=SECURITY)
+def claim(body):
+    """Claim an anonymous receipt by its number and total, within the claim window."""
+    caller = principal()
+    check_member_scope(caller.id)
+    ratelimit.hit(db.session, f"claim:{caller.label}", limit=10, window_seconds=3600)
+    store_id = store_by_code(db.session, body["store"]).id if body.get("store") else None
+    txn = ingestion.claim_receipt(
+        db.session,
+        caller.id,
+        body["external_id"],
+        body["total"],
+        store_id,
+        utcnow(),
+        current_app.config["CLAIM_DAYS"],
+    )
+    return result_view(txn)

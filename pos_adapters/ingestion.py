@@ -1,0 +1,219 @@
+"""Receipt ingestion: record a canonical receipt once per (store, external id), with its
+outbox row in the same commit, and let shoppers claim anonymous receipts later."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty.errors import DomainError, InvalidInput
+from loyalty.money import to_minor
+from loyalty.outbox import emit
+from members import cards
+from members.models import Member
+from members.service import find_member
+from pos_adapters.errors import NothingToClaim, ReceiptConflict
+from pos_adapters.models import Transaction
+from rewards.earning import earn_basis
+from rewards.points import base_points
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a receipt came from: its store and terminal, the adapter, the program's rules."""
+
+    store_id: int
+    terminal_id: int | None
+    currency: str
+    code_policy: cards.CodePolicy
+    now: datetime
+    adapter: str = "api"
+
+
+def receipt_hash(receipt: dict[str, Any]) -> str:
+    """A fingerprint of the validated receipt, to tell a replay from a clash."""
+    canonical = json.dumps(receipt, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _member_from_code(session: Session, code: str, at: datetime, source: Source) -> Member:
+    """A scanned code identifies the member if valid now or when the sale happened (today)."""
+    try:
+        return cards.resolve_code(session, code, source.code_policy, source.now).member
+    except DomainError as first:
+        if timedelta(0) <= source.now - at <= timedelta(days=1):
+            try:
+                return cards.resolve_code(session, code, source.code_policy, at).member
+            except DomainError:
+                pass
+        raise InvalidInput("member.code", first.detail) from first
+
+
+def _member_id(
+    session: Session, ref: dict[str, str] | None, at: datetime, source: Source
+) -> int | None:
+    if not ref:
+        return None
+    if "code" in ref:
+        return _member_from_code(session, ref["code"], at, source).id
+    try:
+        return find_member(session, member_no=ref.get("member_no"), phone=ref.get("phone")).id
+    except DomainError as exc:
+        field = "member.member_no" if "member_no" in ref else "member.phone"
+        raise InvalidInput(field, "no such member") from exc
+
+
+def _find(session: Session, store_id: int, external_id: str) -> Transaction | None:
+    return session.scalar(
+        select(Transaction).where(
+            Transaction.store_id == store_id, Transaction.external_id == external_id
+        )
+    )
+
+
+def _items(receipt: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {**item, "quantity": str(item["quantity"]), "unit_price": f"{item['unit_price']:.2f}"}
+        for item in receipt.get("items", [])
+    ]
+
+
+def record_receipt(
+    session: Session, receipt: dict[str, Any], source: Source
+) -> tuple[Transaction, bool]:
+    """Record a sale or refund once; returns (transaction, created).
+
+    The same external id with the same body returns the first; with another body,
+    ReceiptConflict. Emits transaction.recorded / transaction.refunded in the same commit.
+    """
+    digest = receipt_hash(receipt)
+    existing = _find(session, source.store_id, receipt["external_id"])
+    if existing is not None:
+        return _replayed(existing, digest), False
+    if receipt["currency"] != source.currency:
+        raise InvalidInput("currency", f"the program's currency is {source.currency}")
+    txn = _new_transaction(session, receipt, source, digest)
+    session.add(txn)
+    try:
+        session.flush()
+    except IntegrityError:  # the same receipt arrived at the same time on another connection
+        session.rollback()
+        first = _find(session, source.store_id, receipt["external_id"])
+        assert first is not None
+        return _replayed(first, digest), False
+    _hold_pending(session, txn)
+    topic = "transaction.refunded" if txn.type == "refund" else "transaction.recorded"
+    emit(session, topic, {"transaction_id": txn.id})
+    session.commit()
+    return txn, True
+
+
+def _replayed(txn: Transaction, digest: str) -> Transaction:
+    if txn.body_hash != digest:
+        raise ReceiptConflict("This external_id was already used for a different receipt.")
+    return txn
+
+
+def _new_transaction(
+    session: Session, receipt: dict[str, Any], source: Source, digest: str
+) -> Transaction:
+    total = to_minor(receipt["total"])
+    txn = Transaction(
+        store_id=source.store_id,
+        terminal_id=source.terminal_id,
+        source=source.adapter,
+        external_id=receipt["external_id"],
+        type=receipt["type"],
+        occurred_at=receipt["occurred_at"],
+        currency=receipt["currency"],
+        total_minor=total,
+        discount_minor=to_minor(receipt["discount"]),
+        items=_items(receipt),
+        body_hash=digest,
+        status="queued",
+    )
+    if receipt["type"] == "refund":
+        sale = _refunded_sale(session, source.store_id, receipt["refund_of"], total)
+        txn.refund_of_id, txn.member_id = sale.id, sale.member_id
+    else:
+        txn.member_id = _member_id(session, receipt.get("member"), txn.occurred_at, source)
+    return txn
+
+
+def _refunded_sale(
+    session: Session, store_id: int, sale_external_id: str, amount: int
+) -> Transaction:
+    """The sale being refunded, with the refund counted against what is left of it."""
+    sale = _find(session, store_id, sale_external_id)
+    if sale is None or sale.type != "sale":
+        raise InvalidInput("refund_of", "no such sale in this store")
+    taken = session.execute(
+        update(Transaction)
+        .where(
+            Transaction.id == sale.id,
+            Transaction.total_minor - Transaction.refunded_minor >= amount,
+        )
+        .values(refunded_minor=Transaction.refunded_minor + amount)
+    ).rowcount
+    if not taken:
+        raise InvalidInput("total", "more than what is left of the sale to refund")
+    return sale
+
+
+def _hold_pending(session: Session, txn: Transaction) -> None:
+    """Show the points a queued sale will earn as pending on the member until it is processed."""
+    if txn.type != "sale" or txn.member_id is None:
+        return
+    pending = base_points(txn.total_minor, earn_basis(session, txn.member_id))
+    if pending:
+        txn.points_pending = pending
+        session.execute(
+            update(Member)
+            .where(Member.id == txn.member_id)
+            .values(points_pending=Member.points_pending + pending)
+        )
+
+
+def claim_receipt(
+    session: Session,
+    member_id: int,
+    external_id: str,
+    total: Decimal,
+    store_id: int | None,
+    now: datetime,
+    claim_days: int,
+) -> Transaction:
+    """Attach an anonymous sale to the member who shows its number and total, once."""
+    stmt = select(Transaction).where(
+        Transaction.external_id == external_id,
+        Transaction.type == "sale",
+        Transaction.total_minor == to_minor(total),
+        Transaction.member_id.is_(None),
+        Transaction.occurred_at >= now - timedelta(days=claim_days),
+    )
+    if store_id is not None:
+        stmt = stmt.where(Transaction.store_id == store_id)
+    found = list(session.scalars(stmt.limit(2)))
+    if len(found) != 1:
+        raise NothingToClaim("No unclaimed receipt matches that number and total.")
+    txn = found[0]
+    claimed = session.execute(
+        update(Transaction)
+        .where(Transaction.id == txn.id, Transaction.member_id.is_(None))
+        .values(member_id=member_id, claimed_at=now, status="queued")
+    ).rowcount
+    if not claimed:
+        raise NothingToClaim("This receipt was claimed already.")
+    session.refresh(txn)
+    _hold_pending(session, txn)
+    emit(session, "transaction.recorded", {"transaction_id": txn.id})
+    session.commit()
+    return txn

@@ -1,0 +1,148 @@
+"""The canonical receipt: what every POS adapter turns its vendor's payload into."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from loyalty.db import utcnow
+from loyalty.money import CURRENCIES, MAX_AMOUNT
+
+AMOUNT_RE = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
+QUANTITY_RE = re.compile(r"^\d{1,6}(\.\d{1,3})?$")
+TEXT = validate.Length(min=1, max=64)
+
+
+class Money(fields.Field):
+    """A non-negative amount sent as a decimal string ("130.00"); never a float."""
+
+    default_error_messages = {"invalid": 'must be a decimal string such as "130.00"'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not AMOUNT_RE.match(value):
+            raise self.make_error("invalid")
+        return Decimal(value)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else f"{Decimal(value):.2f}"
+
+
+class Quantity(fields.Field):
+    """A positive quantity: an integer, or a decimal string for weighed goods."""
+
+    default_error_messages = {"invalid": "must be a positive integer or decimal string"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int) and 0 < value <= 999_999:
+            return Decimal(value)
+        if isinstance(value, str) and QUANTITY_RE.match(value) and Decimal(value) > 0:
+            return Decimal(value)
+        raise self.make_error("invalid")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+class MemberRefSchema(ma.Schema):
+    code = fields.String(validate=validate.Length(min=1, max=200))
+    member_no = fields.String(validate=TEXT)
+    phone = fields.String(validate=validate.Length(min=3, max=32))
+
+    @ma.validates_schema
+    def exactly_one(self, data, **_kwargs):
+        if len(data) != 1:
+            raise ma.ValidationError("send exactly one of code, member_no or phone")
+
+
+class ItemSchema(ma.Schema):
+    sku = fields.String(required=True, validate=TEXT)
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    category = fields.String(load_default="", validate=validate.Length(max=64))
+    quantity = Quantity(required=True)
+    unit_price = Money(required=True)
+
+
+class ReceiptSchema(ma.Schema):
+    external_id = fields.String(
+        required=True,
+        validate=[TEXT, validate.Regexp(r"^[\x21-\x7e]+$", error="printable ASCII without spaces")],
+    )
+    occurred_at = fields.AwareDateTime(required=True)
+    type = fields.String(load_default="sale", validate=validate.OneOf(["sale", "refund"]))
+    currency = fields.String(load_default="THB", validate=validate.OneOf(sorted(CURRENCIES)))
+    member = fields.Nested(MemberRefSchema, allow_none=True)
+    items = fields.List(
+        fields.Nested(ItemSchema), load_default=list, validate=validate.Length(max=500)
+    )
+    discount = Money(load_default=Decimal("0"))
+    total = Money(required=True)
+    refund_of = fields.String(validate=TEXT)
+
+    @ma.validates("occurred_at")
+    def not_in_future(self, value, **_kwargs):
+        if value > utcnow() + timedelta(minutes=10):
+            raise ma.ValidationError("must not be in the future")
+
+    @ma.validates("total")
+    def not_too_large(self, value, **_kwargs):
+        if value > MAX_AMOUNT:
+            raise ma.ValidationError(f"must be at most {MAX_AMOUNT}")
+
+    @ma.validates_schema
+    def refund_names_its_sale(self, data, **_kwargs):
+        if data.get("type") == "refund" and not data.get("refund_of"):
+            raise ma.ValidationError("a refund names the sale it refunds", "refund_of")
+        if data.get("type", "sale") == "sale" and data.get("refund_of"):
+            raise ma.ValidationError("only a refund names a sale", "refund_of")
+
+
+class QuoteMemberSchema(ma.Schema):
+    id = fields.Integer()
+    points_balance = fields.Integer()
+
+
+class TransactionResultSchema(ma.Schema):
+    id = fields.Integer()
+    status = fields.String()
+    points_awarded = fields.Integer()
+    member = fields.Nested(QuoteMemberSchema, allow_none=True)
+
+
+class EffectSchema(ma.Schema):
+    entry_id = fields.Integer()
+    kind = fields.String()
+    rule = fields.String()
+    points = fields.Integer()
+    description = fields.String()
+
+
+class TransactionSchema(ma.Schema):
+    id = fields.Integer()
+    external_id = fields.String()
+    store = fields.String()
+    type = fields.String()
+    refund_of = fields.String(allow_none=True)
+    occurred_at = fields.DateTime()
+    currency = fields.String()
+    member_id = fields.Integer(allow_none=True)
+    total = fields.String()
+    discount = fields.String()
+    items = fields.List(fields.Dict())
+    status = fields.String()
+    points_awarded = fields.Integer()
+    refunded = fields.String()
+    effects = fields.List(fields.Nested(EffectSchema))
+    created_at = fields.DateTime()
+    processed_at = fields.DateTime(allow_none=True)
+
+
+class ClaimSchema(ma.Schema):
+    external_id = fields.String(required=True, validate=TEXT)
+    total = Money(required=True)
+    store = fields.String(validate=validate.Length(min=1, max=32))

@@ -1,0 +1,177 @@
+"""The points journal: double-entry postings, the member's balance row as the lock, lots.
+
+Every change of a member's points goes through `credit` or `debit`, inside the caller's
+transaction. The member row's `points_balance` is updated first, with one statement, so the
+row lock serialises all ledger work for that member on PostgreSQL (SQLite serialises writers
+with BEGIN IMMEDIATE); a debit that must not go below zero is a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from loyalty.db import utcnow
+from members.errors import UnknownMember
+from members.models import Member
+from rewards import lots
+from rewards.errors import InsufficientPoints
+from rewards.models import JournalEntry, LotMovement, PointsLot, Posting
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What an entry is: the member side is `points` (positive); the direction is the call."""
+
+    member_id: int
+    kind: str
+    points: int
+    account: str  # the program account on the other side
+    key: str  # idempotency key, unique over the journal
+    cause_type: str
+    cause_id: str
+    description: str = ""
+    rule: str = ""
+    occurred_at: datetime | None = None
+    store_id: int | None = None
+    terminal_id: int | None = None
+    staff_user_id: int | None = None
+
+
+def find_entry(session: Session, key: str) -> JournalEntry | None:
+    return session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == key))
+
+
+def _move_balance(session: Session, member_id: int, delta: int, floor: int | None) -> int | None:
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id)
+        .values(points_balance=Member.points_balance + delta)
+        .returning(Member.points_balance)
+    )
+    if floor is not None:
+        stmt = stmt.where(Member.points_balance + delta >= floor)
+    return session.execute(stmt).scalar()
+
+
+def _record(session: Session, spec: Entry, signed: int, balance_after: int) -> JournalEntry:
+    entry = JournalEntry(
+        idempotency_key=spec.key,
+        kind=spec.kind,
+        member_id=spec.member_id,
+        points=signed,
+        balance_after=balance_after,
+        occurred_at=spec.occurred_at or utcnow(),
+        description=spec.description,
+        cause_type=spec.cause_type,
+        cause_id=spec.cause_id,
+        rule=spec.rule,
+        store_id=spec.store_id,
+        terminal_id=spec.terminal_id,
+        staff_user_id=spec.staff_user_id,
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(
+        [
+            Posting(entry_id=entry.id, account="member", member_id=spec.member_id, points=signed),
+            Posting(entry_id=entry.id, account=spec.account, member_id=None, points=-signed),
+        ]
+    )
+    return entry
+
+
+def credit(
+    session: Session, spec: Entry, expires_at: datetime, restore_from: int | None = None
+) -> JournalEntry:
+    """Add points. New points form a lot; `restore_from` puts them back where a debit took them."""
+    assert spec.points > 0
+    balance_after = _move_balance(session, spec.member_id, spec.points, None)
+    if balance_after is None:
+        raise UnknownMember(f"No member {spec.member_id}.")
+    entry = _record(session, spec, spec.points, balance_after)
+    into_lots = lots.lot_share_of_credit(spec.points, balance_after)
+    if restore_from is not None:
+        into_lots = _restore_lots(session, entry.id, restore_from, into_lots)
+    if into_lots > 0:
+        lot = PointsLot(
+            member_id=spec.member_id,
+            entry_id=entry.id,
+            points=into_lots,
+            remaining=into_lots,
+            earned_at=entry.occurred_at,
+            expires_at=expires_at,
+        )
+        session.add(lot)
+    return entry
+
+
+def _restore_lots(session: Session, entry_id: int, debit_entry_id: int, amount: int) -> int:
+    """Put up to `amount` back into the lots a debit took from; returns what is left over."""
+    taken = session.execute(
+        select(LotMovement.lot_id, -LotMovement.points)
+        .where(LotMovement.entry_id == debit_entry_id)
+        .order_by(LotMovement.id)
+    ).all()
+    for lot_id, give in lots.allocate([(lot_id, pts) for lot_id, pts in taken], amount):
+        session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining + give)
+            .execution_options(synchronize_session=False)
+        )
+        session.add(LotMovement(lot_id=lot_id, entry_id=entry_id, points=give))
+        amount -= give
+    return amount
+
+
+def debit(
+    session: Session,
+    spec: Entry,
+    *,
+    allow_negative: bool = False,
+    from_lots: list[int] | None = None,
+) -> JournalEntry:
+    """Take points, earliest-expiring lots first. Without `allow_negative`, InsufficientPoints
+    rather than a balance below zero."""
+    assert spec.points > 0
+    after = _move_balance(session, spec.member_id, -spec.points, None if allow_negative else 0)
+    if after is None:
+        if session.get(Member, spec.member_id) is None:
+            raise UnknownMember(f"No member {spec.member_id}.")
+        raise InsufficientPoints("The member does not have enough points.")
+    entry = _record(session, spec, -spec.points, after)
+    _take_from_lots(
+        session,
+        spec.member_id,
+        entry.id,
+        lots.lot_share_of_debit(spec.points, after + spec.points),
+        from_lots,
+    )
+    return entry
+
+
+def _take_from_lots(
+    session: Session, member_id: int, entry_id: int, amount: int, only: list[int] | None
+) -> None:
+    if amount <= 0:
+        return
+    stmt = (
+        select(PointsLot.id, PointsLot.remaining)
+        .where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
+        .order_by(PointsLot.expires_at, PointsLot.id)
+    )
+    if only is not None:
+        stmt = stmt.where(PointsLot.id.in_(only))
+    open_lots = [(row.id, row.remaining) for row in session.execute(stmt)]
+    for lot_id, take in lots.allocate(open_lots, amount):
+        session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining - take)
+            .execution_options(synchronize_session=False)
+        )
+        session.add(LotMovement(lot_id=lot_id, entry_id=entry_id, points=-take))

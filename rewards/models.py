@@ -1,0 +1,125 @@
+"""Tables of the points ledger and the rewards catalog."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.db import BigId, UTCDateTime, utcnow
+from loyalty.extensions import db
+
+
+class JournalEntry(db.Model):
+    """One change of points; its postings sum to zero. Never updated, never deleted."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_entries_member", "member_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    cause_type: Mapped[str] = mapped_column(String(32))
+    cause_id: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64), default="")
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class Posting(db.Model):
+    """One side of a journal entry: a member's account or a program account."""
+
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class PointsLot(db.Model):
+    """Points earned together, with the date they expire; spent earliest-expiring first."""
+
+    __tablename__ = "points_lots"
+    __table_args__ = (Index("ix_points_lots_open", "member_id", "expires_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LotMovement(db.Model):
+    """Points taken from (negative) or put back into (positive) a lot by an entry."""
+
+    __tablename__ = "lot_movements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("points_lots.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class Reward(db.Model):
+    __tablename__ = "rewards"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    points_cost: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int | None] = mapped_column(BigInteger)
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voucher_days: Mapped[int] = mapped_column(default=30)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Redemption(db.Model):
+    """Points spent at the till or by the member, with where and by whom."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (UniqueConstraint("member_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    reward_id: Mapped[int | None] = mapped_column(ForeignKey("rewards.id"))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    balance_after: Mapped[int] = mapped_column(BigInteger, default=0)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Voucher(db.Model):
+    """The proof of a redeemed reward, shown as a code or QR and used once."""
+
+    __tablename__ = "vouchers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    redemption_id: Mapped[int] = mapped_column(ForeignKey("redemptions.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="issued")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    used_by: Mapped[str | None] = mapped_column(String(64))

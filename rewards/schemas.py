@@ -1,0 +1,141 @@
+"""Request and response schemas of the ledger, redemption and catalog endpoints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+MAX_POINTS = 1_000_000_000
+POINTS = validate.Range(min=1, max=MAX_POINTS)
+
+
+class CauseSchema(ma.Schema):
+    type = fields.String(attribute="cause_type")
+    id = fields.String(attribute="cause_id")
+
+
+class LedgerEntrySchema(ma.Schema):
+    id = fields.Integer()
+    occurred_at = fields.DateTime()
+    kind = fields.String()
+    points = fields.Integer()
+    balance_after = fields.Integer()
+    description = fields.String()
+    rule = fields.String()
+    cause = fields.Function(lambda e: {"type": e.cause_type, "id": e.cause_id})
+
+
+class LedgerQuerySchema(ma.Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    before_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class RedeemSchema(ma.Schema):
+    member_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
+    reward_id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    external_id = fields.String(validate=validate.Length(min=1, max=64))
+    code = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The member's current rotating card code (terminal, cashier)."},
+    )
+
+    @ma.validates_schema
+    def points_or_reward(self, data, **_kwargs):
+        if "points" not in data and "reward_id" not in data:
+            raise ma.ValidationError("send points, a reward_id, or both", "points")
+
+
+class RedemptionSchema(ma.Schema):
+    id = fields.Integer()
+    member_id = fields.Integer()
+    points = fields.Integer()
+    balance_after = fields.Integer()
+    status = fields.String()
+    reward_id = fields.Integer(allow_none=True)
+    external_id = fields.String(allow_none=True)
+    voucher_code = fields.String(allow_none=True)
+    store_id = fields.Integer(allow_none=True)
+    terminal_id = fields.Integer(allow_none=True)
+    channel = fields.String()
+    created_at = fields.DateTime()
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+class RewardCreateSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    points_cost = fields.Integer(required=True, strict=True, validate=POINTS)
+    stock = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS)
+    )
+    starts_at = fields.AwareDateTime(allow_none=True)
+    ends_at = fields.AwareDateTime(allow_none=True)
+    voucher_days = fields.Integer(
+        strict=True, load_default=30, validate=validate.Range(min=1, max=3650)
+    )
+    active = fields.Boolean(load_default=True)
+
+
+class RewardUpdateSchema(RewardCreateSchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=2000))
+    points_cost = fields.Integer(strict=True, validate=POINTS)
+    voucher_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+    active = fields.Boolean()
+
+
+class RewardSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    points_cost = fields.Integer()
+    stock = fields.Integer(allow_none=True)
+    issued = fields.Integer()
+    starts_at = fields.DateTime(allow_none=True)
+    ends_at = fields.DateTime(allow_none=True)
+    voucher_days = fields.Integer()
+    active = fields.Boolean()
+
+
+class RewardQuerySchema(ma.Schema):
+    available = fields.Boolean(load_default=False)
+
+
+class VoucherSchema(ma.Schema):
+    code = fields.String()
+    reward_id = fields.Integer()
+    member_id = fields.Integer()
+    redemption_id = fields.Integer()
+    status = fields.String()
+    expires_at = fields.DateTime()
+    used_at = fields.DateTime(allow_none=True)
+    used_store_id = fields.Integer(allow_none=True)
+
+
+class AdjustmentSchema(ma.Schema):
+    points = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS)
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class EarnRateSchema(ma.Schema):
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    amount = fields.Decimal(
+        required=True,
+        as_string=True,
+        places=2,
+        validate=validate.Range(min=Decimal("0.01"), max=Decimal("1000000")),
+    )
+
+
+class ExpirySchema(ma.Schema):
+    months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=120))
+
+
+class ProgramSettingsSchema(ma.Schema):
+    earn_rate = fields.Nested(EarnRateSchema, required=True)
+    points_expiry = fields.Nested(ExpirySchema, required=True)

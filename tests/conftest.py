@@ -1,0 +1,101 @@
+"""Fixtures in the flaskr shape: `app`, `client`, `runner`, plus credentials and members.
+
+The database comes from LOYALTY_TEST_DATABASE_URL (default: a SQLite file in a temp folder);
+its schema is made once per run by the Alembic migrations, and emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from loyalty import create_app
+from loyalty.extensions import db
+from tests import factories
+
+KEEP_TABLES = {"alembic_version", "tiers"}
+
+
+def _fresh_postgres(url: str) -> None:
+    """Drop and create the test database named in `url`, through the server's `postgres` db."""
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        _fresh_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def test_config(database_url: str, **overrides: object) -> dict:
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "SECRET_KEY": "test-secret",
+    }
+    config.update(overrides)
+    return config
+
+
+def empty_database() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+        conn.execute(text("DELETE FROM tiers WHERE code <> 'member'"))
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app(test_config(database_url))
+    yield app
+    with app.app_context():
+        empty_database()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def program(app: Flask) -> factories.Program:
+    """Two stores, a terminal in each, and a staff user of every role."""
+    with app.app_context():
+        return factories.make_program(app)
+
+
+@pytest.fixture
+def tmp_instance(tmp_path: Path) -> Path:
+    return tmp_path
