@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import flask_swagger_ui
 import marshmallow as ma
+from flask import Blueprint, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -24,3 +28,13 @@ class LoyaltyApi(Api):
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
         return handle_http_exception(error)
+
+
+SWAGGER_DIST = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+assets = Blueprint("api_docs_assets", __name__)
+
+
+@assets.get("/api/docs/assets/<path:filename>")
+def swagger_asset(filename: str):
+    """Swagger UI's files, served locally so the interactive docs work offline."""
+    return send_from_directory(SWAGGER_DIST, filename, max_age=86400)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from loyalty import cli, jobs
+from loyalty import api_docs, cli, jobs
 from loyalty.config import from_environment
 from loyalty.errors import register_error_handlers
 from loyalty.extensions import api, db, migrate
@@ -37,19 +37,22 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     api.init_app(app)
+    app.register_blueprint(api_docs.assets)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     jobs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Wire every package in: the only place the shell knows the domain packages."""
-    from loyalty import auth_api, health
+    from loyalty import admin_api, auth_api, health, pages
     from members import init_app as init_members
     from pos_adapters import init_app as init_pos
     from rewards import init_app as init_rewards
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
     api.register_blueprint(auth_api.blp)
+    api.register_blueprint(admin_api.blp)
     init_members(app, api)
     init_rewards(app, api)
     init_pos(app, api)

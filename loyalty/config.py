@@ -49,7 +49,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
         "JSON_SORT_KEYS": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

@@ -21,6 +21,7 @@ from members.qr import qr_png, qr_svg
 from members.schemas import (
     CardCodeSchema,
     CardSchema,
+    ConsentSchema,
     EnrolSchema,
     MemberSchema,
     MemberUpdateSchema,
@@ -104,6 +105,15 @@ class MemberItem(MethodView):
         """Change profile fields and marketing consents."""
         check_member_scope(member_id)
         return member_view(service.update_member(db.session, member_id, body))
+
+
+@blp.route("/members/<int:member_id>/consents")
+@require("shopper", "cashier", "marketer", "admin")
+@blp.response(200, ConsentSchema(many=True))
+@blp.doc(security=SECURITY)
+def member_consents(member_id):
+    """Marketing consent per channel, with when it was last given or withdrawn."""
+    return sorted(visible_member(member_id).consents, key=lambda c: c.channel)
 
 
 @blp.route("/members/<int:member_id>/card/code")

@@ -123,3 +123,9 @@ class ShopperTokenSchema(ma.Schema):
     access_token = fields.String()
     member_id = fields.Integer()
     expires_in = fields.Integer()
+
+
+class ConsentSchema(ma.Schema):
+    channel = fields.String()
+    granted = fields.Boolean()
+    changed_at = fields.DateTime()

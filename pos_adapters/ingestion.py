@@ -94,6 +94,7 @@ def record_receipt(
     The same external id with the same body returns the first; with another body,
     ReceiptConflict. Emits transaction.recorded / transaction.refunded in the same commit.
     """
+    receipt = {**receipt, "currency": receipt.get("currency") or source.currency}
     digest = receipt_hash(receipt)
     existing = _find(session, source.store_id, receipt["external_id"])
     if existing is not None:

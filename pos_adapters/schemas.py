@@ -75,7 +75,7 @@ class ReceiptSchema(ma.Schema):
     )
     occurred_at = fields.AwareDateTime(required=True)
     type = fields.String(load_default="sale", validate=validate.OneOf(["sale", "refund"]))
-    currency = fields.String(load_default="THB", validate=validate.OneOf(sorted(CURRENCIES)))
+    currency = fields.String(validate=validate.OneOf(sorted(CURRENCIES)))
     member = fields.Nested(MemberRefSchema, allow_none=True)
     items = fields.List(
         fields.Nested(ItemSchema), load_default=list, validate=validate.Length(max=500)
