@@ -19,32 +19,47 @@ def expire_points(session: Session, now: datetime, batch: int = 500) -> int:
     """
     total = 0
     while due := _due_lots(session, now, batch):
-        for member_id, lots in due.items():
-            points = sum(remaining for _, remaining in lots)
-            spec = journal.Entry(
-                member_id=member_id,
-                kind="expire",
-                points=points,
-                account="expiry",
-                key=f"expire:{member_id}:{now.isoformat()}:{lots[0][0]}",
-                cause_type="expiry",
-                cause_id=now.date().isoformat(),
-                description=f"{points} points expired",
-            )
-            journal.debit(session, spec, allow_negative=True, from_lots=[i for i, _ in lots])
-            total += points
+        expired = sum(_expire_member_lots(session, m, ids, now) for m, ids in due.items())
         session.commit()
+        if expired == 0:  # nothing could be taken: stop rather than spin
+            break
+        total += expired
     return total
 
 
-def _due_lots(session: Session, now: datetime, batch: int) -> dict[int, list[tuple[int, int]]]:
+def _expire_member_lots(session: Session, member_id: int, lot_ids: list[int], now: datetime) -> int:
+    """Expire what is left in these lots, read again under the member's lock."""
+    journal.lock_member(session, member_id)
+    lots = session.execute(
+        select(PointsLot.id, PointsLot.remaining)
+        .where(PointsLot.id.in_(lot_ids), PointsLot.remaining > 0)
+        .order_by(PointsLot.id)
+    ).all()
+    points = sum(remaining for _, remaining in lots)
+    if points <= 0:
+        return 0
+    spec = journal.Entry(
+        member_id=member_id,
+        kind="expire",
+        points=points,
+        account="expiry",
+        key=f"expire:{member_id}:{now.isoformat()}:{lots[0][0]}",
+        cause_type="expiry",
+        cause_id=now.date().isoformat(),
+        description=f"{points} points expired",
+    )
+    journal.debit(session, spec, allow_negative=True, from_lots=[lot_id for lot_id, _ in lots])
+    return points
+
+
+def _due_lots(session: Session, now: datetime, batch: int) -> dict[int, list[int]]:
     rows = session.execute(
-        select(PointsLot.member_id, PointsLot.id, PointsLot.remaining)
+        select(PointsLot.member_id, PointsLot.id)
         .where(PointsLot.expires_at <= now, PointsLot.remaining > 0)
         .order_by(PointsLot.member_id, PointsLot.id)
         .limit(batch)
     )
-    due: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for member_id, lot_id, remaining in rows:
-        due[member_id].append((lot_id, remaining))
+    due: dict[int, list[int]] = defaultdict(list)
+    for member_id, lot_id in rows:
+        due[member_id].append(lot_id)
     return dict(due)

@@ -41,6 +41,12 @@ class Entry:
     staff_user_id: int | None = None
 
 
+def lock_member(session: Session, member_id: int) -> None:
+    """Hold the member's balance row for the rest of the transaction (SQLite: already held)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
+
+
 def find_entry(session: Session, key: str) -> JournalEntry | None:
     return session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == key))
 
