@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from loyalty import staff
 from loyalty.auth import STAFF_ROLES, require
+from loyalty.db import MAX_ID
 from loyalty.extensions import db
 from loyalty.models import AuditLog, StaffUser, Store, Terminal
 
@@ -66,7 +67,7 @@ class AuditSchema(ma.Schema):
 
 class AuditQuerySchema(ma.Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    before_id = fields.Integer(validate=validate.Range(min=1))
+    before_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 @blp.route("/stores")

@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from loyalty.errors import handle_http_exception
 
+PROBLEM = "application/problem+json"
+
 
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details, as every error is answered."""
@@ -25,6 +27,14 @@ class ProblemSchema(ma.Schema):
 
 class LoyaltyApi(Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """Error responses are documented as application/problem+json, as they are sent."""
+        default, self.DEFAULT_RESPONSE_CONTENT_TYPE = self.DEFAULT_RESPONSE_CONTENT_TYPE, PROBLEM
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
         return handle_http_exception(error)

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
-from loyalty import api_docs, cli, jobs
+from loyalty import api_docs, cli, jobs, request_checks
 from loyalty.config import from_environment
+from loyalty.db import MAX_ID
 from loyalty.errors import register_error_handlers
 from loyalty.extensions import api, db, migrate
 
@@ -26,11 +28,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(from_environment(Path(app.instance_path)))
     app.config.update(config or {})
+    app.url_map.converters["int"] = IdConverter
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    request_checks.init_app(app)
     cli.init_app(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in routes: an id beyond what the database holds matches no route (404)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:

@@ -21,6 +21,8 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids fall back to it there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id either column holds; a larger one in a request names nothing.
+MAX_ID = 2**63 - 1
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 

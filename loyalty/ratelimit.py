@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.errors import RateLimited
 from loyalty.models import RateCounter
+
+KEY_LENGTH = 160  # the column's size
+
+
+def _stored(key: str) -> str:
+    """The key as kept: one too long for the column (an email is up to 254 characters) is
+    cut and completed with its digest, so distinct keys stay distinct."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return key[: KEY_LENGTH - 64] + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _window(now: datetime, seconds: int) -> datetime:
@@ -23,7 +34,7 @@ def hit(session: Session, key: str, limit: int, window_seconds: int) -> int:
 
     Commits the count, so a refused or failed attempt still counts.
     """
-    start = _window(utcnow(), window_seconds)
+    key, start = _stored(key), _window(utcnow(), window_seconds)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
@@ -37,8 +48,22 @@ def hit(session: Session, key: str, limit: int, window_seconds: int) -> int:
     ).scalar_one()
     session.commit()
     if count > limit:
-        raise RateLimited(
-            f"Too many attempts; try again in {window_seconds} seconds.",
-            headers={"Retry-After": str(window_seconds)},
-        )
+        _refuse(window_seconds)
     return count
+
+
+def check(session: Session, key: str, limit: int, window_seconds: int) -> None:
+    """Raise RateLimited if `key` is already past `limit` in the window, without counting."""
+    key, start = _stored(key), _window(utcnow(), window_seconds)
+    count = session.scalar(
+        select(RateCounter.count).where(RateCounter.key == key, RateCounter.window_start == start)
+    )
+    if count is not None and count > limit:
+        _refuse(window_seconds)
+
+
+def _refuse(window_seconds: int) -> None:
+    raise RateLimited(
+        f"Too many attempts; try again in {window_seconds} seconds.",
+        headers={"Retry-After": str(window_seconds)},
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from loyalty.models import ProgramSetting
 
@@ -16,9 +16,34 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+CACHE = "loyalty.settings"
+
+
 def get_setting(session: Session, key: str) -> Any:
+    """A setting as of the session's current transaction, read once per transaction (the
+    engine's batch reads it once, not once per receipt)."""
+    held = session.info.get(CACHE)
+    if held is not None and held[0] is _transaction(session) and key in held[1]:
+        return held[1][key]
     row = session.get(ProgramSetting, key)
-    return row.value if row is not None else DEFAULTS[key]
+    value = row.value if row is not None else DEFAULTS[key]
+    _remember(session, key, value)
+    return value
+
+
+def _transaction(session: Session | scoped_session[Session]) -> SessionTransaction | None:
+    real = session() if isinstance(session, scoped_session) else session
+    return real.get_transaction()
+
+
+def _remember(session: Session, key: str, value: Any) -> None:
+    transaction = _transaction(session)
+    if transaction is None:  # nothing was read from the database: nothing to keep
+        return
+    held = session.info.get(CACHE)
+    if held is None or held[0] is not transaction:
+        held = session.info[CACHE] = (transaction, {})
+    held[1][key] = value
 
 
 def put_setting(session: Session, key: str, value: Any) -> None:
@@ -30,3 +55,4 @@ def put_setting(session: Session, key: str, value: Any) -> None:
         session.add(ProgramSetting(key=key, value=value))
     else:
         row.value = value
+    _remember(session, key, value)

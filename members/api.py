@@ -194,12 +194,14 @@ def unblock_card(member_id, card_no):
 @blp.doc(security=SECURITY)
 def resolve(body):
     """Who is behind a scanned QR code."""
+    key, limit = f"resolve-fail:{principal().label}", current_app.config["RESOLVE_RATE_LIMIT"]
+    # Refuse every code once over the limit: a guesser must not learn which guess was right.
+    ratelimit.check(db.session, key, limit, 60)
     try:
         found = cards.resolve_code(db.session, body["code"], code_policy(), utcnow())
     except DomainError:
         db.session.rollback()
-        limit = current_app.config["RESOLVE_RATE_LIMIT"]
-        ratelimit.hit(db.session, f"resolve-fail:{principal().label}", limit, 60)
+        ratelimit.hit(db.session, key, limit, 60)
         raise
     member = found.member
     return {

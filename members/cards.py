@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, InvalidInput
@@ -96,7 +96,12 @@ def resolve_code(session: Session, code: str, policy: CodePolicy, now: datetime)
     parsed = card_codes.parse_code(code)
     if parsed is None or not card_codes.is_valid_card_no(parsed.card_no):
         raise CodeInvalid("This is not a membership card code.")
-    card = session.scalar(select(Card).where(Card.card_no == parsed.card_no))
+    card = session.scalar(
+        select(Card)
+        .where(Card.card_no == parsed.card_no)
+        # the member in the same query; its cards and consents only if someone asks
+        .options(joinedload(Card.member).lazyload("*"))
+    )
     if card is None:
         raise CodeInvalid("No card has this code.")
     if parsed.kind == "static":

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from loyalty.db import utcnow
 from members.service import CONSENT_CHANNELS
 
-NAME = validate.Length(min=1, max=200)
+NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="must not be blank")]
+OLDEST_BIRTHDATE = date(1900, 1, 1)
+
+
+def plausible_birthdate(value: date) -> None:
+    """Between 1900 and today (a day of slack: 'today' differs across time zones)."""
+    if not OLDEST_BIRTHDATE <= value <= (utcnow() + timedelta(days=1)).date():
+        raise ma.ValidationError("must be a date between 1900-01-01 and today")
 
 
 class StrictBoolean(fields.Boolean):
@@ -32,7 +42,7 @@ class EnrolSchema(ma.Schema):
     name = fields.String(required=True, validate=NAME)
     phone = fields.String(validate=validate.Length(min=3, max=32))
     email = fields.Email(validate=validate.Length(max=254))
-    birthdate = fields.Date()
+    birthdate = fields.Date(validate=plausible_birthdate)
     locale = fields.String(load_default="th", validate=validate.OneOf(["th", "en"]))
     consents = ConsentsField(load_default=dict)
     card_kind = fields.String(
@@ -44,7 +54,7 @@ class MemberUpdateSchema(ma.Schema):
     name = fields.String(validate=NAME)
     phone = fields.String(validate=validate.Length(min=3, max=32))
     email = fields.Email(validate=validate.Length(max=254))
-    birthdate = fields.Date(allow_none=True)
+    birthdate = fields.Date(allow_none=True, validate=plausible_birthdate)
     locale = fields.String(validate=validate.OneOf(["th", "en"]))
     consents = ConsentsField()
 

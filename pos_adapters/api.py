@@ -46,14 +46,16 @@ def source_for_request() -> ingestion.Source:
 
 def result_view(txn: Transaction) -> dict:
     db.session.refresh(txn)
-    member = db.session.get(Member, txn.member_id) if txn.member_id else None
-    if member is not None:
-        db.session.refresh(member)
+    member = None
+    if txn.member_id is not None:
+        # the balance alone, read fresh: loading the Member would load its cards and consents
+        balance = db.session.scalar(select(Member.points_balance).where(Member.id == txn.member_id))
+        member = {"id": txn.member_id, "points_balance": balance}
     return {
         "id": txn.id,
         "status": txn.status,
         "points_awarded": txn.points_awarded,
-        "member": {"id": member.id, "points_balance": member.points_balance} if member else None,
+        "member": member,
     }
 
 
@@ -63,6 +65,7 @@ class Transactions(MethodView):
 
     @blp.arguments(ReceiptSchema)
     @blp.response(201, TransactionResultSchema)
+    @blp.alt_response(200, schema=TransactionResultSchema, description="A replayed receipt")
     @blp.doc(security=SECURITY)
     def post(self, receipt):
         """Record a sale or refund from this terminal's store; a replay returns the first result."""

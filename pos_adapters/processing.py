@@ -6,6 +6,7 @@ works on, and does nothing if that row is already processed, so redelivery is ha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -56,9 +57,9 @@ def process_sale(session: Session, transaction_id: int, timezone: str) -> Transa
     if sale.member_id is not None:
         basis = earn_basis(session, sale.member_id)
         entry = earn_for_purchase(session, _purchase(sale), basis, timezone)
+        _release_pending(session, sale)  # before the sale's own changes: one UPDATE of it
         sale.points_awarded = entry.points if entry else 0
         sale.earn_basis = basis.as_dict()
-        _release_pending(session, sale)
     sale.status, sale.processed_at = "processed", utcnow()
     return sale
 
@@ -75,7 +76,8 @@ def process_refund(session: Session, transaction_id: int, timezone: str) -> Tran
             session,
             Refund(
                 refund.id,
-                _purchase(sale),
+                # the whole sale: the reversal itself takes off what was refunded before
+                replace(_purchase(sale), total_minor=sale.total_minor),
                 refund.total_minor,
                 sale.refund_processed_minor,
                 sale.points_awarded,

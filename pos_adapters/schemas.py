@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import marshmallow as ma
@@ -15,6 +15,7 @@ from loyalty.money import CURRENCIES, MAX_AMOUNT
 AMOUNT_RE = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
 QUANTITY_RE = re.compile(r"^\d{1,6}(\.\d{1,3})?$")
 TEXT = validate.Length(min=1, max=64)
+EARLIEST_RECEIPT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Money(fields.Field):
@@ -88,6 +89,8 @@ class ReceiptSchema(ma.Schema):
     def not_in_future(self, value, **_kwargs):
         if value > utcnow() + timedelta(minutes=10):
             raise ma.ValidationError("must not be in the future")
+        if value < EARLIEST_RECEIPT:
+            raise ma.ValidationError("must not be before 2000-01-01")
 
     @ma.validates("total")
     def not_too_large(self, value, **_kwargs):

@@ -67,15 +67,17 @@ def member_ledger(query, member_id):
     return queries.member_ledger(db.session, member_id, query["limit"], query.get("before_id"))
 
 
-def _authorise(caller: Principal, body: dict) -> None:
+def _authorise(caller: Principal, body: dict) -> cards.Resolved | None:
+    """Check who may redeem for the member; at the till, the scanned code that proves it."""
     if caller.role == "shopper":
         check_member_scope(body["member_id"])
     elif caller.role in ("terminal", "cashier"):
         if not body.get("code"):
             raise InvalidInput("code", "scan the member's card: a redemption needs its code")
-        cards.authorise_redemption(
+        return cards.authorise_redemption(
             db.session, body["member_id"], body["code"], code_policy(), utcnow()
         )
+    return None
 
 
 @blp.route("/redemptions")
@@ -84,12 +86,13 @@ class Redemptions(MethodView):
 
     @blp.arguments(RedeemSchema)
     @blp.response(201, RedemptionSchema)
+    @blp.alt_response(200, schema=RedemptionSchema, description="A replayed external_id")
     @blp.doc(security=SECURITY)
     def post(self, body):
         """Spend a member's points, optionally on a catalog reward (which issues a voucher)."""
         caller = principal()
-        _authorise(caller, body)
-        get_member(db.session, body["member_id"])
+        if _authorise(caller, body) is None:  # a scanned code has already found the member
+            get_member(db.session, body["member_id"])
         found, created = redemption.redeem_points(
             db.session,
             body["member_id"],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.settings import get_setting
@@ -33,9 +33,13 @@ class Purchase:
 def earn_basis(session: Session, member_id: int) -> EarnBasis:
     """The program's earn rate with the member's tier multiplier, as of now."""
     rate = get_setting(session, "earn_rate")
-    member = session.get(Member, member_id)
-    tier = session.get(Tier, member.tier_code) if member else None
-    multiplier = Decimal(str(tier.multiplier)) if tier else Decimal(1)
+    # one query, not the Member (whose cards and consents load with it) and then its Tier
+    found = session.scalar(
+        select(Tier.multiplier)
+        .join(Member, Member.tier_code == Tier.code)
+        .where(Member.id == member_id)
+    )
+    multiplier = Decimal(str(found)) if found is not None else Decimal(1)
     return EarnBasis(int(rate["points"]), int(rate["amount_minor"]), multiplier)
 
 

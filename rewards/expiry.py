@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rewards import journal
-from rewards.models import PointsLot
+from rewards.models import JournalEntry, PointsLot
 
 
 def expire_points(session: Session, now: datetime, batch: int = 500) -> int:
@@ -38,12 +38,17 @@ def _expire_member_lots(session: Session, member_id: int, lot_ids: list[int], no
     points = sum(remaining for _, remaining in lots)
     if points <= 0:
         return 0
+    # The member's latest entry makes the key unique: points put back into an expired lot
+    # (a cancelled redemption) expire in a new entry, even at the same `now`.
+    latest = session.scalar(
+        select(func.max(JournalEntry.id)).where(JournalEntry.member_id == member_id)
+    )
     spec = journal.Entry(
         member_id=member_id,
         kind="expire",
         points=points,
         account="expiry",
-        key=f"expire:{member_id}:{now.isoformat()}:{lots[0][0]}",
+        key=f"expire:{member_id}:{now.isoformat()}:{lots[0][0]}:{latest}",
         cause_type="expiry",
         cause_id=now.date().isoformat(),
         description=f"{points} points expired",

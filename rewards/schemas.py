@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from loyalty.db import MAX_ID
+from members.schemas import StrictBoolean
+
 MAX_POINTS = 1_000_000_000
 POINTS = validate.Range(min=1, max=MAX_POINTS)
+IDS = validate.Range(min=1, max=MAX_ID)
+# Times the program can store and compute with, whatever offset they are sent in.
+TIMES = validate.Range(min=datetime(2000, 1, 1, tzinfo=UTC), max=datetime(2999, 12, 31, tzinfo=UTC))
+AMOUNT_RE = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
+
+
+class DecimalString(fields.Decimal):
+    """An amount sent as a decimal string ("25.00") with at most two places; never a float."""
+
+    default_error_messages = {"not_string": 'must be a decimal string such as "25.00"'}
+
+    def __init__(self, **kwargs):
+        doc = {"type": "string", "pattern": AMOUNT_RE.pattern, "example": "25.00"}
+        super().__init__(as_string=True, places=2, metadata=doc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not AMOUNT_RE.match(value):
+            raise self.make_error("not_string")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class CauseSchema(ma.Schema):
@@ -29,13 +53,13 @@ class LedgerEntrySchema(ma.Schema):
 
 class LedgerQuerySchema(ma.Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    before_id = fields.Integer(validate=validate.Range(min=1))
+    before_id = fields.Integer(validate=IDS)
 
 
 class RedeemSchema(ma.Schema):
-    member_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    member_id = fields.Integer(required=True, strict=True, validate=IDS)
     points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
-    reward_id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    reward_id = fields.Integer(strict=True, validate=IDS)
     external_id = fields.String(validate=validate.Length(min=1, max=64))
     code = fields.String(
         validate=validate.Length(min=1, max=200),
@@ -71,12 +95,12 @@ class RewardCreateSchema(ma.Schema):
     stock = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS)
     )
-    starts_at = fields.AwareDateTime(allow_none=True)
-    ends_at = fields.AwareDateTime(allow_none=True)
+    starts_at = fields.AwareDateTime(allow_none=True, validate=TIMES)
+    ends_at = fields.AwareDateTime(allow_none=True, validate=TIMES)
     voucher_days = fields.Integer(
         strict=True, load_default=30, validate=validate.Range(min=1, max=3650)
     )
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
 
 
 class RewardUpdateSchema(RewardCreateSchema):
@@ -84,7 +108,7 @@ class RewardUpdateSchema(RewardCreateSchema):
     description = fields.String(validate=validate.Length(max=2000))
     points_cost = fields.Integer(strict=True, validate=POINTS)
     voucher_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
-    active = fields.Boolean()
+    active = StrictBoolean()
 
 
 class RewardSchema(ma.Schema):
@@ -119,17 +143,18 @@ class AdjustmentSchema(ma.Schema):
     points = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS)
     )
-    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    # at most what the ledger entry's description holds
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=300))
+
+
+def positive_amount(value: Decimal) -> None:
+    if not Decimal("0.01") <= value <= Decimal("1000000"):
+        raise ma.ValidationError("must be from 0.01 to 1000000.00")
 
 
 class EarnRateSchema(ma.Schema):
     points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
-    amount = fields.Decimal(
-        required=True,
-        as_string=True,
-        places=2,
-        validate=validate.Range(min=Decimal("0.01"), max=Decimal("1000000")),
-    )
+    amount = DecimalString(required=True, validate=positive_amount)
 
 
 class ExpirySchema(ma.Schema):
