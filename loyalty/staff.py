@@ -52,10 +52,18 @@ def revoke_terminal(session: Session, terminal_id: int) -> Terminal:
     return terminal
 
 
+PASSWORD_HASH = "scrypt"
+
+
 def create_user(
-    session: Session, email: str, role: str, password: str, store_code: str | None = None
+    session: Session,
+    email: str,
+    role: str,
+    password: str,
+    store_code: str | None = None,
+    hash_method: str = PASSWORD_HASH,
 ) -> StaffUser:
-    """Add a staff user with a hashed password; the email must be new."""
+    """Add a staff user with a hashed password (werkzeug's `hash_method`); the email must be new."""
     if role not in STAFF_ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(STAFF_ROLES)}")
     if len(password) < 8:
@@ -65,7 +73,10 @@ def create_user(
         raise Conflict(f"user {email} exists")
     store_id = store_by_code(session, store_code).id if store_code else None
     user = StaffUser(
-        email=email, role=role, store_id=store_id, password_hash=generate_password_hash(password)
+        email=email,
+        role=role,
+        store_id=store_id,
+        password_hash=generate_password_hash(password, method=hash_method),
     )
     session.add(user)
     session.commit()

@@ -14,6 +14,9 @@ from loyalty.auth import sign_token
 from loyalty.db import utcnow
 from loyalty.extensions import db
 
+# Tests log in for real, but a deliberately slow hash per fixture would dominate the suite.
+FAST_HASH = "pbkdf2:sha256:1000"
+
 
 @dataclass
 class Program:
@@ -36,7 +39,9 @@ def make_program(app: Flask) -> Program:
         program.terminal_keys[code] = key
     for role in ("cashier", "marketer", "admin"):
         store = "BKK01" if role == "cashier" else None
-        user = staff.create_user(db.session, f"{role}@example.com", role, "password123", store)
+        user = staff.create_user(
+            db.session, f"{role}@example.com", role, "password123", store, hash_method=FAST_HASH
+        )
         program.staff_tokens[role] = sign_token("staff", {"u": user.id})
     return program
 
