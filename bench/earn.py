@@ -1,0 +1,210 @@
+"""Receipts per second fully processed, and till latency, against the service as deployed.
+
+    python -m bench.earn [--duration 30] [--clients 16] [--workers 3] [--worker-class sync] …
+
+One run: pgbench TPC-B as the yardstick; a fresh `loyalty_bench` database migrated with
+`flask db upgrade`; stores, one terminal key per till and members made through the services;
+gunicorn (`wsgi:app`) and `flask --app wsgi worker` started against PostgreSQL and Redis;
+then N tills post receipts for a fixed time (closed loop) until every receipt is processed,
+and `/cards/resolve` and `/redemptions` are driven open-loop at a fixed rate. Prints a table
+and writes the JSON to bench/results/. Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import cpu, fixtures, load, progress, report, scenarios, stack
+from bench.yardstick import run_pgbench
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.earn", description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=float, default=30, help="receipt phase, seconds")
+    p.add_argument("--clients", type=int, default=16, help="concurrent tills posting receipts")
+    p.add_argument("--members", type=int, default=2000)
+    p.add_argument("--stores", type=int, default=4)
+    p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    p.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    p.add_argument("--rq-workers", type=int, default=1, help="`flask worker` processes")
+    p.add_argument("--rate", type=float, default=100, help="open-loop requests per second")
+    p.add_argument("--latency-duration", type=float, default=20, help="seconds per endpoint")
+    p.add_argument("--drain-timeout", type=float, default=300, help="max wait for processing")
+    p.add_argument("--pgbench-scale", type=int, default=10)
+    p.add_argument("--pgbench-clients", type=int, default=8)
+    p.add_argument("--pgbench-threads", type=int, default=2)
+    p.add_argument("--pgbench-duration", type=int, default=30)
+    p.add_argument("--skip-pgbench", action="store_true")
+    p.add_argument("--database", default="loyalty_bench")
+    p.add_argument("--pgbench-database", default="loyalty_bench_pgbench")
+    p.add_argument("--redis-db", type=int, default=3)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--profile", action="store_true", help="py-spy the receipt phase")
+    return p.parse_args(argv)
+
+
+def receipts_phase(
+    args: argparse.Namespace, program: fixtures.Program, running: stack.Running, run_id: str
+) -> dict[str, Any]:
+    """N tills post receipts for `duration` s; then wait until every one is processed."""
+    monitor = progress.Monitor(args.database)
+    speed_before = report.python_cpu_ms()
+    before = cpu.sample(cpu.groups_of(running, args.database))
+    started_wall, t0 = datetime.now(UTC), time.monotonic()
+    monitor.start(t0)
+    with profiling(args, running, run_id):
+        tally, elapsed = load.closed_loop(
+            args.port,
+            args.clients,
+            args.duration,
+            lambda i: scenarios.receipt_sender(program, run_id, i),
+        )
+    at_end = monitor.samples[-1] if monitor.samples else (elapsed, 0, 0)
+    done = progress.wait_processed(args.database, args.drain_timeout)
+    monitor.stop()
+    figures = receipt_figures(tally, elapsed, started_wall, done, at_end, monitor.samples)
+    after = cpu.sample(cpu.groups_of(running, args.database))
+    figures["cpu_per_receipt"] = cpu.breakdown(before, after, done.processed)
+    figures["gunicorn_cpu_s_by_process"] = cpu.spread(before, after, "gunicorn")
+    figures["python_loop_cpu_ms_before_after"] = [speed_before, report.python_cpu_ms()]
+    return figures
+
+
+def receipt_figures(
+    tally: load.Tally,
+    elapsed: float,
+    started: datetime,
+    done: progress.Counts,
+    at_end: tuple[float, int, int],
+    samples: list[tuple[float, int, int]],
+) -> dict[str, Any]:
+    created = tally.statuses.get(201, 0)
+    finished = done.last_processed_at or started
+    span = max((finished - started).total_seconds(), elapsed)
+    return {
+        "clients_elapsed_s": round(elapsed, 2),
+        "statuses": dict(tally.statuses),
+        "ingested_per_s": round(created / elapsed, 1),
+        "recorded": done.recorded,
+        "processed": done.processed,
+        "all_processed": done.processed == done.recorded,
+        "processed_span_s": round(span, 2),
+        "processed_per_s": round(done.processed / span, 1),
+        "backlog_at_end_of_load": at_end[1] - at_end[2],
+        "worker_per_s_during_load": round(at_end[2] / max(at_end[0], 0.001), 1),
+        "latency_ms": load.summary_ms(tally.latencies),
+        "timeline": samples,
+    }
+
+
+def latency_phase(
+    args: argparse.Namespace, running: stack.Running, send: load.Send
+) -> dict[str, Any]:
+    """`rate` requests per second for `latency_duration` s, on a fixed schedule."""
+    before = cpu.sample(cpu.groups_of(running, args.database))
+    tally = load.open_loop(args.port, args.rate, args.latency_duration, send)
+    after = cpu.sample(cpu.groups_of(running, args.database))
+    return {
+        "rate": args.rate,
+        "duration_s": args.latency_duration,
+        "statuses": dict(tally.statuses),
+        "latency_ms": load.summary_ms(tally.latencies),
+        "cpu_per_request": cpu.breakdown(before, after, sum(tally.statuses.values())),
+        "gunicorn_cpu_s_by_process": cpu.spread(before, after, "gunicorn"),
+    }
+
+
+class profiling:
+    """With --profile, py-spy records the RQ worker and the gunicorn workers meanwhile."""
+
+    def __init__(self, args: argparse.Namespace, running: stack.Running, run_id: str) -> None:
+        self.enabled, self.running, self.run_id = args.profile, running, run_id
+        self.duration, self.processes = int(args.duration), []
+
+    def __enter__(self) -> None:
+        if not self.enabled:
+            return
+        from bench.profile import start_py_spy
+
+        targets = {"rq-worker": self.running.workers[0].pid}
+        for i, pid in enumerate(self.running.gunicorn_worker_pids()):
+            targets[f"gunicorn-{i + 1}"] = pid
+        self.processes = [
+            start_py_spy(pid, report.RESULTS / f"{self.run_id}-{name}", self.duration)
+            for name, pid in targets.items()
+        ]
+
+    def __exit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            process.wait(timeout=self.duration + 60)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results: dict[str, Any] = {"started_at": stamp, "options": vars(args)}
+    if not args.skip_pgbench:
+        print("pgbench TPC-B …", flush=True)
+        results["pgbench"] = run_pgbench(
+            args.pgbench_database, args.pgbench_scale, args.pgbench_clients,
+            args.pgbench_threads, args.pgbench_duration,
+        ).as_dict()  # fmt: skip
+    config = service_config(args)
+    program = prepare(args, config)
+    results["machine"] = report.machine(args.database)
+    results["service"] = {
+        "gunicorn": " ".join(stack.gunicorn_command(config)[2:]),
+        "worker": " ".join(stack.worker_command()[2:]),
+        "rq_workers": args.rq_workers,
+    }
+    with stack.running_service(config, report.RESULTS / f"logs-{stamp}") as running:
+        print(f"receipts: {args.clients} tills for {args.duration:.0f} s …", flush=True)
+        results["receipts"] = receipts_phase(args, program, running, f"B{stamp}")
+        print(f"resolve and redeem at {args.rate:.0f}/s …", flush=True)
+        results["resolve"] = latency_phase(args, running, scenarios.resolve_sender(program))
+        funded = min(FUNDED, len(program.shoppers))
+        results["redeem"] = latency_phase(
+            args, running, scenarios.redeem_sender(program, funded, 1)
+        )
+    results["integrity"] = progress.integrity(args.database)
+    print(report.table(results))
+    print(f"results: {report.write_json(results, stamp)}")
+    return results
+
+
+FUNDED, OPENING_POINTS = 500, 100_000
+
+
+def service_config(args: argparse.Namespace) -> stack.ServiceConfig:
+    return stack.ServiceConfig(
+        database=args.database,
+        redis_db=args.redis_db,
+        port=args.port,
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
+        rq_workers=args.rq_workers,
+        secret_key=secrets.token_urlsafe(32),
+    )
+
+
+def prepare(args: argparse.Namespace, config: stack.ServiceConfig) -> fixtures.Program:
+    """A fresh database, migrated, with the program; an empty Redis database."""
+    print(f"preparing {args.database}: {args.members} members …", flush=True)
+    stack.recreate_database(args.database)
+    stack.flush_redis(args.redis_db)
+    stack.migrate(config)
+    funded = min(FUNDED, args.members)
+    return fixtures.build_program(
+        stack.sqlalchemy_url(args.database), args.stores, args.clients, args.members,
+        funded, OPENING_POINTS,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
