@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -34,6 +34,7 @@ class Enrolment:
     external_ref: str | None = None
     store_id: int | None = None
     card_kind: str = "digital"
+    enrolled_at: datetime | None = None  # when migrating a member from another system
 
 
 def _phone(raw: str | None) -> str | None:
@@ -75,6 +76,7 @@ def enrol_member(session: Session, enrolment: Enrolment) -> Member:
         locale=enrolment.locale,
         external_ref=enrolment.external_ref,
         enrolled_store_id=enrolment.store_id,
+        enrolled_at=enrolment.enrolled_at or utcnow(),
     )
     session.add(member)
     try:

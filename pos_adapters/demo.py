@@ -301,7 +301,17 @@ def _open_catalog(session: Session, now: datetime) -> None:
         catalog.create_reward(session, {"name": name, "points_cost": cost, "stock": stock, **extra})
 
 
-def _enrol(session: Session, people: list[Person], tills: dict[str, Till]) -> list[Member]:
+def _first_visits(plan: Plan) -> dict[int, datetime]:
+    """When each member first shows up in the plan: they enrolled at the till that day."""
+    first: dict[int, datetime] = {}
+    for receipt in plan.receipts:
+        if receipt.member is not None and receipt.member not in first:
+            first[receipt.member] = receipt.occurred_at - timedelta(minutes=5)
+    return first
+
+
+def _enrol(session: Session, plan: Plan, tills: dict[str, Till]) -> list[Member]:
+    first = _first_visits(plan)
     return [
         enrol_member(
             session,
@@ -314,9 +324,10 @@ def _enrol(session: Session, people: list[Person], tills: dict[str, Till]) -> li
                 consents=p.consents,
                 store_id=tills[p.store].store_id,
                 card_kind=p.card_kind,
+                enrolled_at=first.get(index),
             ),
         )
-        for p in people
+        for index, p in enumerate(plan.people)
     ]
 
 
@@ -415,7 +426,7 @@ def seed_demo(app: Flask, seed: int, members: int, receipts: int) -> Seeded:
     plan = make_plan(seed, now, app.config["TIMEZONE"], members, receipts)
     tills = _open_stores(session)
     _open_catalog(session, now)
-    enrolled = _enrol(session, plan.people, tills)
+    enrolled = _enrol(session, plan, tills)
     _record(app, plan, enrolled, tills)
     made = _redeem(session, random.Random(seed + 1), enrolled, tills)
     _settle(session, made, app.config["TIMEZONE"])

@@ -108,6 +108,20 @@ def test_four_bangkok_stores_sixty_members_and_a_few_hundred_receipts_over_six_m
     assert {"coffee", "apparel"} <= items
 
 
+def test_members_enrolled_at_the_till_before_their_first_purchase(demo):
+    first: dict[int, object] = {}
+    for t in sorted(all_of(Transaction), key=lambda t: t.occurred_at):
+        if t.member_id is not None and t.type == "sale":
+            first.setdefault(t.member_id, t.occurred_at)
+    members = {m.id: m for m in all_of(Member)}
+    assert len(first) >= 50
+    for member_id, bought_at in first.items():
+        enrolled_at = members[member_id].enrolled_at
+        assert enrolled_at <= bought_at
+        assert bought_at - enrolled_at <= timedelta(hours=1)
+    assert utcnow() - min(m.enrolled_at for m in members.values()) >= timedelta(days=100)
+
+
 def test_members_have_thai_names_and_valid_thai_mobile_numbers(demo):
     members = all_of(Member)
     assert sum(bool(THAI.search(m.name)) for m in members) >= 30
