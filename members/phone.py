@@ -8,7 +8,7 @@ DEFAULT_REGION = "TH"
 
 
 class InvalidPhone(ValueError):
-    pass
+    """The text is not a valid phone number."""
 
 
 def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,10 +51,8 @@ def _member_from_code(session: Session, code: str, at: datetime, source: Source)
         return cards.resolve_code(session, code, source.code_policy, source.now).member
     except DomainError as first:
         if timedelta(0) <= source.now - at <= timedelta(days=1):
-            try:
+            with suppress(DomainError):  # not valid then either: report why it fails now
                 return cards.resolve_code(session, code, source.code_policy, at).member
-            except DomainError:
-                pass
         raise InvalidInput("member.code", first.detail) from first
 
 
