@@ -122,18 +122,23 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         process.wait(timeout=grace)
 
 
+def _ready(port: int) -> bool:
+    """Whether /readyz answers 200 (a refused connection means not yet)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
 def wait_healthy(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
+        if _ready(port):
+            return
         time.sleep(0.2)
     raise RuntimeError(f"the service on port {port} did not become ready in {timeout:.0f} s")
 

@@ -11,6 +11,7 @@ import {
   formatDate,
   formatMoney,
   formatPoints,
+  reportFailure,
   say,
   show,
 } from "./ui.js";
@@ -130,13 +131,8 @@ function signOut(message = "") {
   showSignin(message);
 }
 
-/** Sign out when the token is no longer accepted; otherwise show the error where it belongs. */
 function failed(error, region) {
-  if (error.status === 401) {
-    signOut(t("error.unauthorized"));
-    return;
-  }
-  say(region, errorMessage(error));
+  reportFailure(error, region, signOut);
 }
 
 // --- the card ------------------------------------------------------------------------------

@@ -2,7 +2,18 @@
 
 import { apiClient } from "./api.js";
 import { has, initLanguage, t } from "./i18n.js";
-import { $, busy, el, errorMessage, fill, formatDate, formatPoints, say, show } from "./ui.js";
+import {
+  $,
+  busy,
+  el,
+  errorMessage,
+  fill,
+  formatDate,
+  formatPoints,
+  reportFailure,
+  say,
+  show,
+} from "./ui.js";
 
 const api = apiClient("loyalty.staff");
 const state = { member: null, code: null, rewards: [], voucher: null, stream: null };
@@ -51,11 +62,7 @@ function signOut(message = "") {
 }
 
 function failed(error, region) {
-  if (error.status === 401) {
-    signOut(t("error.unauthorized"));
-    return;
-  }
-  say(region, errorMessage(error));
+  reportFailure(error, region, signOut);
 }
 
 function openTill() {

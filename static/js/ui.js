@@ -24,6 +24,15 @@ export function say(region, text = "") {
   show(region, Boolean(text));
 }
 
+/** Show a failed request in `region`; a refused token (401) calls `signOut` instead. */
+export function reportFailure(error, region, signOut) {
+  if (error.status === 401) {
+    signOut(t("error.unauthorized"));
+    return;
+  }
+  say(region, errorMessage(error));
+}
+
 /** Run `work` with the form's buttons disabled, so a double tap sends one request. */
 export async function busy(form, work) {
   const buttons = form.querySelectorAll("button");

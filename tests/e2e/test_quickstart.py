@@ -6,6 +6,7 @@ process, on a SQLite file in a temporary folder and a free port, with no Redis.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -72,12 +73,12 @@ def wait_until_healthy(process: subprocess.Popen, base_url: str, log: Path) -> N
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the service exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
+        with (
+            contextlib.suppress(OSError),  # not listening yet
+            urllib.request.urlopen(base_url + "/healthz", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.5)
     pytest.fail(f"no /healthz within {START_TIMEOUT:.0f} s:\n{log.read_text()}")
 
