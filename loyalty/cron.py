@@ -1,4 +1,4 @@
-"""Periodic jobs for `rq cron loyalty.cron`: the outbox relay and the daily tasks."""
+"""Periodic jobs for `rq cron loyalty.cron`: the outbox relay, message sending, daily tasks."""
 
 from rq import cron
 
@@ -6,3 +6,8 @@ from loyalty.jobs import DEFAULT_QUEUE, EVENTS_QUEUE, relay_outbox, run_periodic
 
 cron.register(relay_outbox, EVENTS_QUEUE, interval=10)
 cron.register(run_periodic, DEFAULT_QUEUE, args=("expire_points",), cron="5 17 * * *")
+# Hourly: the task works out the program's day itself and runs each day once, so the
+# day's events go out within the hour after midnight in any time zone.
+cron.register(run_periodic, DEFAULT_QUEUE, args=("daily_events",), cron="10 * * * *")
+# Due messages go out every 15 s; a run stops taking new batches after a minute.
+cron.register(run_periodic, DEFAULT_QUEUE, args=("send_messages",), interval=15, job_timeout=600)

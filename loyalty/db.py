@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -81,3 +82,27 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def is_postgres(session: Any) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+T = TypeVar("T")
+
+
+def transaction_of(session: Session | scoped_session[Session]) -> SessionTransaction | None:
+    """The session's current transaction (for a scoped session, its current session's)."""
+    real = session() if isinstance(session, scoped_session) else session
+    return real.get_transaction()
+
+
+def per_transaction(
+    session: Session | scoped_session[Session], key: str, load: Callable[[], T]
+) -> T:
+    """A value read once per database transaction (a batch of work reads it once)."""
+    current = transaction_of(session)
+    held = session.info.get(key)
+    if held is not None and current is not None and held[0] is current:
+        return held[1]
+    value = load()
+    current = current or transaction_of(session)  # the load may have begun it
+    if current is not None:
+        session.info[key] = (current, value)
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.db import BigId, JsonDoc, UTCDateTime, utcnow
@@ -96,6 +96,10 @@ class OutgoingMessage(db.Model):
     """A message to a person (one-time codes, campaign messages); sent or kept for review."""
 
     __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_due", "status", "send_after"),
+        Index("ix_messages_member", "member_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -105,6 +109,24 @@ class OutgoingMessage(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    template: Mapped[str | None] = mapped_column(String(64))
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageTemplate(db.Model):
+    """A message text per template code and locale ("th", "en"), with {{ placeholders }}."""
+
+    __tablename__ = "message_templates"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class ProgramSetting(db.Model):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+from sqlalchemy.orm import Session
 
+from loyalty.db import transaction_of
 from loyalty.models import ProgramSetting
 
 DEFAULTS: dict[str, Any] = {
-    # 1 point per 25.00 of the receipt total, rounded down per receipt.
-    "earn_rate": {"points": 1, "amount_minor": 2500},
+    # What one point costs the program, for campaign cost figures (0.25 THB).
+    "point_value": {"amount_minor": 25},
     # Points expire at the end of the 24th month after the month they were earned in.
     "points_expiry": {"months": 24},
 }
@@ -23,7 +24,7 @@ def get_setting(session: Session, key: str) -> Any:
     """A setting as of the session's current transaction, read once per transaction (the
     engine's batch reads it once, not once per receipt)."""
     held = session.info.get(CACHE)
-    if held is not None and held[0] is _transaction(session) and key in held[1]:
+    if held is not None and held[0] is transaction_of(session) and key in held[1]:
         return held[1][key]
     row = session.get(ProgramSetting, key)
     value = row.value if row is not None else DEFAULTS[key]
@@ -31,13 +32,8 @@ def get_setting(session: Session, key: str) -> Any:
     return value
 
 
-def _transaction(session: Session | scoped_session[Session]) -> SessionTransaction | None:
-    real = session() if isinstance(session, scoped_session) else session
-    return real.get_transaction()
-
-
 def _remember(session: Session, key: str, value: Any) -> None:
-    transaction = _transaction(session)
+    transaction = transaction_of(session)
     if transaction is None:  # nothing was read from the database: nothing to keep
         return
     held = session.info.get(CACHE)

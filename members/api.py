@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from loyalty import ratelimit
 from loyalty.auth import check_member_scope, principal, require, sign_token
@@ -14,8 +13,8 @@ from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
 from loyalty.money import format_minor
-from members import cards, otp, service, tiers
-from members.models import Member, Tier
+from members import cards, otp, service, tiering, tiers
+from members.models import Member
 from members.phone import InvalidPhone, normalise_phone
 from members.qr import qr_png, qr_svg
 from members.schemas import (
@@ -43,14 +42,9 @@ def code_policy() -> cards.CodePolicy:
     return cards.CodePolicy(config["SECRET_KEY"].encode(), config["CARD_CODE_STEP"])
 
 
-def ladder() -> list[tiers.TierStep]:
-    rows = db.session.scalars(select(Tier).order_by(Tier.threshold_minor, Tier.rank))
-    return [tiers.TierStep(t.code, t.name, t.threshold_minor, t.multiplier) for t in rows]
-
-
 def member_view(member: Member) -> dict:
     card = cards.active_card(member)
-    raw = tiers.progress(ladder(), member.tier_code, member.lifetime_spend_minor)
+    raw = tiers.progress(tiering.ladder(db.session), member.tier_code, member.lifetime_spend_minor)
     return {
         **{k: getattr(member, k) for k in ("id", "member_no", "name", "phone", "email")},
         **{k: getattr(member, k) for k in ("birthdate", "locale", "status", "enrolled_at")},

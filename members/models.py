@@ -42,6 +42,8 @@ class Member(db.Model):
     points_pending: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     visits: Mapped[int] = mapped_column(default=0)
+    first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     consents: Mapped[list[Consent]] = relationship(
@@ -93,4 +95,14 @@ class OneTimeCode(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberTag(db.Model):
+    """A label on a member, set by staff or by a campaign's tag_member effect."""
+
+    __tablename__ = "member_tags"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,6 +12,8 @@ def init_app(app: Flask, api: Api) -> None:
     from pos_adapters import demo, processing
 
     api.register_blueprint(pos_api.blp)
-    for topic, handler in processing.handlers(app.config["TIMEZONE"]).items():
+    from rewards.engine import settings_from_config
+
+    for topic, handler in processing.handlers(settings_from_config(app.config)).items():
         register_handler(app, topic, handler)
     app.cli.add_command(demo.demo_cli)

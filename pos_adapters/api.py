@@ -17,11 +17,13 @@ from loyalty.money import format_minor
 from loyalty.staff import store_by_code
 from members.api import code_policy
 from members.models import Member
-from pos_adapters import ingestion
+from pos_adapters import ingestion, quoting
 from pos_adapters.errors import UnknownTransaction
 from pos_adapters.models import Transaction
 from pos_adapters.schemas import (
     ClaimSchema,
+    QuoteRequestSchema,
+    QuoteSchema,
     ReceiptSchema,
     TransactionResultSchema,
     TransactionSchema,
@@ -146,3 +148,30 @@ def claim(body):
         current_app.config["CLAIM_DAYS"],
     )
     return result_view(txn)
+
+
+@blp.route("/quote", methods=["POST"])
+@require("terminal", "cashier")
+@blp.arguments(QuoteRequestSchema)
+@blp.response(200, QuoteSchema)
+@blp.doc(security=SECURITY)
+def quote(body):
+    """What this sale would earn the member (base rule and live campaigns), with no side
+    effect, and the rewards they could then afford."""
+    caller = principal()
+    source = ingestion.Source(
+        store_id=caller.store_id,
+        terminal_id=caller.id if caller.role == "terminal" else None,
+        currency=current_app.config["CURRENCY"],
+        code_policy=code_policy(),
+        now=utcnow(),
+    )
+    result = quoting.quote_receipt(db.session, body, source, current_app.config["TIMEZONE"])
+    treated = [o for o in result.quote.outcomes if o.group == "treated"]
+    return {
+        "points": result.quote.points,
+        "base_points": result.quote.base_points,
+        "campaigns": [{"id": o.rule.id, "name": o.rule.name, "points": o.points} for o in treated],
+        "rewards": result.rewards,
+        "member": {"id": result.member_id, "points_balance": result.balance},
+    }

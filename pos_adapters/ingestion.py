@@ -31,7 +31,7 @@ from rewards.points import base_points
 class Source:
     """Where a receipt came from: its store and terminal, the adapter, the program's rules."""
 
-    store_id: int
+    store_id: int | None  # None only for a quote asked by a cashier bound to no store
     terminal_id: int | None
     currency: str
     code_policy: cards.CodePolicy
@@ -56,7 +56,7 @@ def _member_from_code(session: Session, code: str, at: datetime, source: Source)
         raise InvalidInput("member.code", first.detail) from first
 
 
-def _member_id(
+def member_id_for(
     session: Session, ref: dict[str, str] | None, at: datetime, source: Source
 ) -> int | None:
     if not ref:
@@ -93,6 +93,7 @@ def record_receipt(
     The same external id with the same body returns the first; with another body,
     ReceiptConflict. Emits transaction.recorded / transaction.refunded in the same commit.
     """
+    assert source.store_id is not None, "receipts are recorded for a store"
     receipt = {**receipt, "currency": receipt.get("currency") or source.currency}
     digest = receipt_hash(receipt)
     existing = _find(session, source.store_id, receipt["external_id"])
@@ -144,7 +145,7 @@ def _new_transaction(
         sale = _refunded_sale(session, source.store_id, receipt["refund_of"], total)
         txn.refund_of_id, txn.member_id = sale.id, sale.member_id
     else:
-        txn.member_id = _member_id(session, receipt.get("member"), txn.occurred_at, source)
+        txn.member_id = member_id_for(session, receipt.get("member"), txn.occurred_at, source)
     return txn
 
 

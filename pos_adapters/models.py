@@ -34,7 +34,8 @@ class Transaction(db.Model):
     items: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     body_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="queued")
-    points_awarded: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_awarded: Mapped[int] = mapped_column(BigInteger, default=0)  # base + campaigns, net
+    base_points: Mapped[int] = mapped_column(BigInteger, default=0)  # the base rule's, net
     points_pending: Mapped[int] = mapped_column(BigInteger, default=0)
     earn_basis: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)

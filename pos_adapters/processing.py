@@ -13,9 +13,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
+from loyalty.models import Store
 from members.models import Member
+from members.tiering import reassess_tier
 from pos_adapters.models import Transaction
-from rewards.earning import Purchase, Refund, earn_basis, earn_for_purchase, reverse_for_refund
+from rewards import engine
+from rewards.earning import Purchase, Refund, count_purchase, earn_basis, reverse_for_refund
+from rewards.facts import lines_of, remaining_lines
+from rewards.planning import Basket, Event
 from rewards.points import EarnBasis
 
 
@@ -39,6 +44,31 @@ def _purchase(sale: Transaction) -> Purchase:
     )
 
 
+def store_code(session: Session, store_id: int) -> str | None:
+    store = session.get(Store, store_id)  # from the session's identity map after the first
+    return store.code if store else None
+
+
+def sale_event(session: Session, sale: Transaction, basis: EarnBasis) -> Event:
+    """A sale as the campaigns see it."""
+    assert sale.member_id is not None
+    basket = Basket(
+        total_minor=sale.total_minor - sale.refund_processed_minor,
+        store_code=store_code(session, sale.store_id),
+        lines=lines_of(sale.items),
+        base_points=0,
+        basis=basis,
+    )
+    return Event(
+        trigger="transaction.recorded",
+        key=f"txn:{sale.id}",
+        member_id=sale.member_id,
+        occurred_at=sale.occurred_at,
+        basket=basket,
+        transaction_id=sale.id,
+    )
+
+
 def _release_pending(session: Session, txn: Transaction) -> None:
     if txn.points_pending and txn.member_id is not None:
         session.execute(
@@ -49,28 +79,62 @@ def _release_pending(session: Session, txn: Transaction) -> None:
         txn.points_pending = 0
 
 
-def process_sale(session: Session, transaction_id: int, timezone: str) -> Transaction:
-    """Award a sale's points once; anonymous sales are marked processed with none."""
+def process_sale(
+    session: Session, transaction_id: int, settings: engine.EngineSettings
+) -> Transaction:
+    """Award a sale's points once (base rule and campaigns); anonymous sales are marked
+    processed with none. A tier reached by the sale's spend is granted at once."""
     sale = _lock(session, transaction_id)
     if sale.status == "processed":
         return sale
     if sale.member_id is not None:
+        purchase = _purchase(sale)
         basis = earn_basis(session, sale.member_id)
-        entry = earn_for_purchase(session, _purchase(sale), basis, timezone)
+        count_purchase(session, purchase)
+        result = engine.handle_sale(session, sale_event(session, sale, basis), purchase, settings)
         _release_pending(session, sale)  # before the sale's own changes: one UPDATE of it
-        sale.points_awarded = entry.points if entry else 0
-        sale.earn_basis = basis.as_dict()
+        sale.base_points = result.base_points
+        sale.points_awarded = result.base_points + result.bonus_points
+        sale.earn_basis = {**basis.as_dict(), "version": result.base_version}
+        reassess_tier(session, sale.member_id, sale.occurred_at)
     sale.status, sale.processed_at = "processed", utcnow()
     return sale
 
 
-def process_refund(session: Session, transaction_id: int, timezone: str) -> Transaction:
-    """Reverse the refunded part of a sale's points once, processing the sale first if needed."""
+def _remaining(session: Session, sale: Transaction, refund: Transaction) -> Event:
+    """What is left of the sale once this refund is taken off."""
+    assert sale.earn_basis is not None
+    event = sale_event(session, sale, EarnBasis.from_dict(sale.earn_basis))
+    assert event.basket is not None
+    refunded = [
+        item
+        for items in session.scalars(
+            select(Transaction.items).where(
+                Transaction.refund_of_id == sale.id, Transaction.status == "processed"
+            )
+        )
+        for item in items
+    ]
+    left = Basket(
+        total_minor=max(0, event.basket.total_minor - refund.total_minor),
+        store_code=event.basket.store_code,
+        lines=remaining_lines(event.basket.lines, lines_of([*refunded, *refund.items])),
+        base_points=sale.base_points,
+        basis=event.basket.basis,
+    )
+    return replace(event, basket=left)
+
+
+def process_refund(
+    session: Session, transaction_id: int, settings: engine.EngineSettings
+) -> Transaction:
+    """Reverse the refunded part of a sale's points once (base rule, then the campaigns whose
+    conditions no longer hold), processing the sale first if needed."""
     refund = _lock(session, transaction_id)
     if refund.status == "processed":
         return refund
     assert refund.refund_of_id is not None
-    sale = process_sale(session, refund.refund_of_id, timezone)
+    sale = process_sale(session, refund.refund_of_id, settings)
     if sale.member_id is not None and sale.earn_basis is not None:
         entry = reverse_for_refund(
             session,
@@ -80,21 +144,27 @@ def process_refund(session: Session, transaction_id: int, timezone: str) -> Tran
                 replace(_purchase(sale), total_minor=sale.total_minor),
                 refund.total_minor,
                 sale.refund_processed_minor,
-                sale.points_awarded,
+                sale.base_points,
             ),
             EarnBasis.from_dict(sale.earn_basis),
         )
-        reversed_points = entry.points if entry else 0
-        sale.points_awarded += reversed_points
-        refund.points_awarded = reversed_points
+        base_back = entry.points if entry else 0  # negative: points taken back
+        sale.base_points += base_back
+        left = _remaining(session, sale, refund)
+        assert left.basket is not None
+        campaign_back = engine.reverse_for_refund(
+            session, sale.id, refund.id, left.basket, sale.occurred_at, settings.timezone
+        )
+        sale.points_awarded += base_back - campaign_back
+        refund.points_awarded = base_back - campaign_back
     sale.refund_processed_minor += refund.total_minor
     refund.status, refund.processed_at = "processed", utcnow()
     return refund
 
 
-def handlers(timezone: str) -> dict[str, Any]:
-    """Outbox topic → handler, bound to the program's time zone."""
+def handlers(settings: engine.EngineSettings) -> dict[str, Any]:
+    """Outbox topic → handler, bound to the engine's settings."""
     return {
-        "transaction.recorded": lambda s, p: process_sale(s, int(p["transaction_id"]), timezone),
-        "transaction.refunded": lambda s, p: process_refund(s, int(p["transaction_id"]), timezone),
+        "transaction.recorded": lambda s, p: process_sale(s, int(p["transaction_id"]), settings),
+        "transaction.refunded": lambda s, p: process_refund(s, int(p["transaction_id"]), settings),
     }

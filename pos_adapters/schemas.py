@@ -149,3 +149,35 @@ class ClaimSchema(ma.Schema):
     external_id = fields.String(required=True, validate=TEXT)
     total = Money(required=True)
     store = fields.String(validate=validate.Length(min=1, max=32))
+
+
+class QuoteRequestSchema(ReceiptSchema):
+    """A sale as the POS would send it, before it has a receipt number."""
+
+    class Meta:
+        exclude = ("external_id", "type", "refund_of")
+
+    member = fields.Nested(MemberRefSchema, required=True)
+
+
+class QuotedCampaignSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    points = fields.Integer()
+
+
+class AffordableRewardSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    points_cost = fields.Integer()
+
+
+class QuoteSchema(ma.Schema):
+    points = fields.Integer(metadata={"description": "what the sale will earn, in all"})
+    base_points = fields.Integer()
+    campaigns = fields.List(fields.Nested(QuotedCampaignSchema))
+    rewards = fields.List(
+        fields.Nested(AffordableRewardSchema),
+        metadata={"description": "rewards the member can afford once the sale has earned"},
+    )
+    member = fields.Nested(QuoteMemberSchema)

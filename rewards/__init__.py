@@ -7,10 +7,15 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from loyalty.jobs import register_periodic
+    from loyalty.jobs import register_handler, register_periodic
     from rewards import api as rewards_api
-    from rewards import cli, jobs
+    from rewards import campaign_api, cli, engine, events, jobs
 
     api.register_blueprint(rewards_api.blp)
+    api.register_blueprint(campaign_api.blp)
     register_periodic(app, "expire_points", jobs.expire_due_points)
+    register_periodic(app, "daily_events", jobs.emit_daily_events)
+    for topic, handler in events.handlers(engine.settings_from_config(app.config)).items():
+        register_handler(app, topic, handler)
     app.cli.add_command(cli.points_cli)
+    app.cli.add_command(cli.events_cli)

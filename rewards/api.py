@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -13,13 +11,13 @@ from loyalty.db import utcnow
 from loyalty.errors import InvalidInput
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from loyalty.money import to_minor
+from loyalty.money import from_minor, to_minor
 from loyalty.settings import get_setting, put_setting
 from members import cards
 from members.api import code_policy
 from members.qr import qr_png
 from members.service import get_member
-from rewards import adjustments, catalog, queries, redemption
+from rewards import adjustments, campaigns, catalog, queries, redemption
 from rewards.schemas import (
     AdjustmentSchema,
     LedgerEntrySchema,
@@ -225,10 +223,11 @@ def adjust(body, member_id):
 
 
 def _settings_view() -> dict:
-    rate = get_setting(db.session, "earn_rate")
+    points, amount_minor = campaigns.base_rate(db.session)
     return {
-        "earn_rate": {"points": rate["points"], "amount": Decimal(rate["amount_minor"]) / 100},
+        "earn_rate": {"points": points, "amount": from_minor(amount_minor)},
         "points_expiry": get_setting(db.session, "points_expiry"),
+        "point_value": from_minor(get_setting(db.session, "point_value")["amount_minor"]),
     }
 
 
@@ -246,13 +245,14 @@ class ProgramSettings(MethodView):
     @blp.response(200, ProgramSettingsSchema)
     @blp.doc(security=SECURITY)
     def put(self, body):
-        """Change the earn rate and the expiry policy (applies to receipts processed from now)."""
-        rate = body["earn_rate"]
-        put_setting(
-            db.session,
-            "earn_rate",
-            {"points": rate["points"], "amount_minor": to_minor(rate["amount"])},
-        )
+        """Change the earn rate (a new version of the built-in base earning campaign), the
+        expiry policy and the point value; they apply to what is processed from now."""
         put_setting(db.session, "points_expiry", {"months": body["points_expiry"]["months"]})
+        if "point_value" in body:
+            put_setting(db.session, "point_value", {"amount_minor": to_minor(body["point_value"])})
+        rate = body["earn_rate"]
+        current = campaigns.base_rate(db.session)
+        if current != (rate["points"], to_minor(rate["amount"])):
+            campaigns.set_base_rate(db.session, rate["points"], rate["amount"], principal().label)
         db.session.commit()
         return _settings_view()

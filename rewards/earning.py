@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from loyalty.db import per_transaction
 from loyalty.settings import get_setting
 from members.models import Member, Tier
 from rewards import journal, lots
+from rewards.campaigns import base_rate
 from rewards.models import JournalEntry
-from rewards.points import EarnBasis, base_points, refund_reversal
+from rewards.points import EarnBasis, refund_reversal
 
 BASE_RULE = "base"
 
@@ -30,9 +32,17 @@ class Purchase:
     external_id: str
 
 
+RATE_CACHE = "rewards.earning.rate"
+
+
+def _base_rate(session: Session) -> tuple[int, int]:
+    """The base earning rule's rate, read once per transaction (a batch reads it once)."""
+    return per_transaction(session, RATE_CACHE, lambda: base_rate(session))
+
+
 def earn_basis(session: Session, member_id: int) -> EarnBasis:
-    """The program's earn rate with the member's tier multiplier, as of now."""
-    rate = get_setting(session, "earn_rate")
+    """The base earning rule's rate with the member's tier multiplier, as of now."""
+    points, amount_minor = _base_rate(session)
     # one query, not the Member (whose cards and consents load with it) and then its Tier
     found = session.scalar(
         select(Tier.multiplier)
@@ -40,25 +50,41 @@ def earn_basis(session: Session, member_id: int) -> EarnBasis:
         .where(Member.id == member_id)
     )
     multiplier = Decimal(str(found)) if found is not None else Decimal(1)
-    return EarnBasis(int(rate["points"]), int(rate["amount_minor"]), multiplier)
+    return EarnBasis(points, amount_minor, multiplier)
 
 
 def points_expiry(session: Session, at: datetime, timezone: str) -> datetime:
     return lots.expiry_for(at, int(get_setting(session, "points_expiry")["months"]), timezone)
 
 
-def earn_for_purchase(
-    session: Session, purchase: Purchase, basis: EarnBasis, timezone: str
+def count_purchase(session: Session, purchase: Purchase) -> None:
+    """Count the visit and spend on the member (and hold its row for the rest of the work)."""
+    session.execute(
+        update(Member)
+        .where(Member.id == purchase.member_id)
+        .values(
+            lifetime_spend_minor=Member.lifetime_spend_minor + purchase.total_minor,
+            visits=Member.visits + 1,
+            first_purchase_at=func.coalesce(Member.first_purchase_at, purchase.occurred_at),
+            last_purchase_at=case(
+                (Member.last_purchase_at.is_(None), purchase.occurred_at),
+                (Member.last_purchase_at < purchase.occurred_at, purchase.occurred_at),
+                else_=Member.last_purchase_at,
+            ),
+        )
+    )
+
+
+def credit_base(
+    session: Session, purchase: Purchase, points: int, timezone: str
 ) -> JournalEntry | None:
     """Post the base earning for a sale once (key: the transaction and the base rule).
 
-    Also counts the visit and spend on the member. Returns None when the sale earns nothing.
+    Returns None when the sale earns nothing.
     """
     key = f"earn:txn:{purchase.transaction_id}:{BASE_RULE}"
     if (existing := journal.find_entry(session, key)) is not None:
         return existing
-    _count_purchase(session, purchase.member_id, purchase.total_minor, 1)
-    points = base_points(purchase.total_minor, basis)
     if points <= 0:
         return None
     spec = journal.Entry(
@@ -74,17 +100,6 @@ def earn_for_purchase(
         store_id=purchase.store_id,
     )
     return journal.credit(session, spec, points_expiry(session, purchase.occurred_at, timezone))
-
-
-def _count_purchase(session: Session, member_id: int, spend_minor: int, visits: int) -> None:
-    session.execute(
-        update(Member)
-        .where(Member.id == member_id)
-        .values(
-            lifetime_spend_minor=Member.lifetime_spend_minor + spend_minor,
-            visits=Member.visits + visits,
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,11 @@ def reverse_for_refund(session: Session, refund: Refund, basis: EarnBasis) -> Jo
     key = f"reverse:txn:{refund.transaction_id}:{BASE_RULE}"
     if (existing := journal.find_entry(session, key)) is not None:
         return existing
-    _count_purchase(session, refund.sale.member_id, -refund.refund_minor, 0)
+    session.execute(
+        update(Member)
+        .where(Member.id == refund.sale.member_id)
+        .values(lifetime_spend_minor=Member.lifetime_spend_minor - refund.refund_minor)
+    )
     points = refund_reversal(
         refund.sale.total_minor,
         refund.refunded_before_minor,

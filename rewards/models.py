@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loyalty.db import BigId, UTCDateTime, utcnow
+from loyalty.db import BigId, JsonDoc, UTCDateTime, utcnow
 from loyalty.extensions import db
 
 
@@ -104,6 +105,7 @@ class Redemption(db.Model):
     terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     channel: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -123,3 +125,84 @@ class Voucher(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     used_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Campaign(db.Model):
+    """A campaign: a trigger, an audience, conditions, effects and limits, in versions.
+
+    `definition` holds the current version's rule (see rewards/campaign_schemas.py); the
+    columns are what the engine selects on and the budget counters it updates atomically.
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_live", "status", "trigger"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    builtin: Mapped[str | None] = mapped_column(String(32), unique=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    version: Mapped[int] = mapped_column(default=1)
+    priority: Mapped[int] = mapped_column(default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    points_issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    applications: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignVersion(db.Model):
+    """A campaign as it was between two edits; effects name the version that caused them."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    version: Mapped[int]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignApplication(db.Model):
+    """One campaign meeting one event for one member: applied (treated) or held out.
+
+    Unique per (campaign, event), so a redelivered event never applies a campaign twice.
+    """
+
+    __tablename__ = "campaign_applications"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "event_key"),
+        Index("ix_campaign_applications_member", "campaign_id", "member_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    version: Mapped[int]
+    event_key: Mapped[str] = mapped_column(String(120))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    group: Mapped[str] = mapped_column(String(8))  # treated | holdout
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)  # net of reversals
+    points_issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    member_facts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyRun(db.Model):
+    """A daily event emitted for a day (birthday, inactivity, expiring points), once."""
+
+    __tablename__ = "daily_runs"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(32), primary_key=True)
+    param: Mapped[int] = mapped_column(primary_key=True, default=0)
+    emitted: Mapped[int] = mapped_column(default=0)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput
+from loyalty.outbox import emit
 from rewards import catalog, journal
 from rewards.earning import points_expiry
 from rewards.errors import (
     ExternalIdConflict,
     RedemptionNotCancellable,
+    RewardUnavailable,
     UnknownRedemption,
 )
 from rewards.models import JournalEntry, Redemption, Reward, Voucher
@@ -80,8 +83,39 @@ def redeem_points(
     redemption.balance_after = entry.balance_after
     if reward is not None:
         catalog.issue_voucher(session, reward, redemption)
+        emit(
+            session,
+            "reward.redeemed",
+            {"redemption_id": redemption.id, "member_id": member_id, "reward_id": reward.id},
+        )
     session.commit()
     return redemption, True
+
+
+def grant_reward(
+    session: Session, member_id: int, reward_id: int, campaign_id: int, now: datetime
+) -> Voucher | None:
+    """A reward given by a campaign: a voucher at no points, or None when out of stock or
+    window. Runs inside the caller's transaction."""
+    reward = session.get(Reward, reward_id)
+    if reward is None:
+        return None
+    try:
+        with session.begin_nested():
+            catalog.reserve_reward(session, reward, now)
+    except RewardUnavailable:
+        return None
+    redemption = Redemption(
+        member_id=member_id,
+        points=0,
+        reward_id=reward_id,
+        channel="campaign",
+        campaign_id=campaign_id,
+        balance_after=0,
+    )
+    session.add(redemption)
+    session.flush()
+    return catalog.issue_voucher(session, reward, redemption)
 
 
 def _entry(redemption: Redemption, kind: str, text: str, till: Till) -> journal.Entry:
@@ -115,6 +149,8 @@ def cancel_redemption(
     RedemptionNotCancellable if already cancelled or its voucher was used.
     """
     redemption = get_redemption(session, redemption_id)
+    if redemption.channel == "campaign":
+        raise RedemptionNotCancellable("A campaign's gift has no points to give back.")
     claimed = session.execute(
         update(Redemption)
         .where(Redemption.id == redemption_id, Redemption.status == "completed")

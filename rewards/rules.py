@@ -30,7 +30,18 @@ FACTS = (
     "member.birthday_month",
     "member.tags",
     "member.nth_purchase",
+    "reward.id",
+    "tier.from",
+    "tier.to",
+    "points.expiring",
 )
+# Facts that only one kind of event carries (the rest describe the member, always known).
+EVENT_FACTS = {
+    "transaction.recorded": frozenset(f for f in FACTS if f.startswith(("transaction.", "items."))),
+    "reward.redeemed": frozenset({"reward.id"}),
+    "tier.changed": frozenset({"tier.from", "tier.to"}),
+    "points.expiring": frozenset({"points.expiring"}),
+}
 LIST_FACTS = frozenset({"items.sku", "items.category", "member.tags"})
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "between")
 MAX_DEPTH = 8
@@ -133,6 +144,25 @@ def _leaf_problems(condition: Mapping[str, Any]) -> list[str]:
     if op == "between" and not (isinstance(value, list) and len(value) == 2):
         return ["'between' takes [low, high]"]
     return []
+
+
+def facts_in(condition: Any) -> set[str]:
+    """Every fact a (well-formed) condition reads."""
+    if not isinstance(condition, Mapping) or not condition:
+        return set()
+    for key in ("all", "any"):
+        if key in condition:
+            return {f for child in condition[key] for f in facts_in(child)}
+    if "not" in condition:
+        return facts_in(condition["not"])
+    return {condition["fact"]}
+
+
+def facts_foreign_to(trigger: str, condition: Any) -> set[str]:
+    """Facts a condition reads that events of this trigger never carry."""
+    carried = EVENT_FACTS.get(trigger, frozenset())
+    foreign = set().union(*(f for t, f in EVENT_FACTS.items() if t != trigger))
+    return (facts_in(condition) & foreign) - carried
 
 
 @dataclass(frozen=True)

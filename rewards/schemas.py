@@ -27,6 +27,7 @@ class DecimalString(fields.Decimal):
 
     def __init__(self, **kwargs):
         doc = {"type": "string", "pattern": AMOUNT_RE.pattern, "example": "25.00"}
+        doc.update(kwargs.pop("metadata", {}))
         super().__init__(as_string=True, places=2, metadata=doc, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -161,6 +162,19 @@ class ExpirySchema(ma.Schema):
     months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=120))
 
 
+def point_value(value: Decimal) -> None:
+    if not Decimal("0.01") <= value <= Decimal("1000"):
+        raise ma.ValidationError("must be from 0.01 to 1000.00")
+
+
 class ProgramSettingsSchema(ma.Schema):
-    earn_rate = fields.Nested(EarnRateSchema, required=True)
+    earn_rate = fields.Nested(
+        EarnRateSchema,
+        required=True,
+        metadata={"description": "the built-in base earning campaign's rate"},
+    )
     points_expiry = fields.Nested(ExpirySchema, required=True)
+    point_value = DecimalString(
+        validate=point_value,
+        metadata={"description": "what one point costs the program (campaign cost figures)"},
+    )

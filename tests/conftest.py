@@ -15,9 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from loyalty import create_app
+from loyalty.db import utcnow
 from loyalty.extensions import db
+from rewards import campaigns
+from rewards.models import Campaign, CampaignVersion
 from tests import factories
 
 KEEP_TABLES = {"alembic_version", "tiers"}
@@ -68,6 +72,39 @@ def empty_database() -> None:
             for table in tables:
                 conn.execute(table.delete())
         conn.execute(text("DELETE FROM tiers WHERE code <> 'member'"))
+    restore_base_earning()
+
+
+def restore_base_earning() -> None:
+    """Put back the built-in base earning campaign the migration creates (1 point per 25.00)."""
+    definition = {
+        **campaigns.DEFAULT_RULE,
+        "effects": [{"type": "points_per_amount", "points": 1, "amount": "25.00"}],
+    }
+    with Session(db.engine) as session:
+        base = Campaign(
+            name="Base earning",
+            builtin=campaigns.BASE_EARNING,
+            trigger="transaction.recorded",
+            status="active",
+            version=1,
+            priority=0,
+            definition=definition,
+            points_issued=0,
+            applications=0,
+            activated_at=utcnow(),
+        )
+        session.add(base)
+        session.flush()
+        session.add(
+            CampaignVersion(
+                campaign_id=base.id,
+                version=1,
+                snapshot=campaigns.snapshot(base),
+                created_by="migration",
+            )
+        )
+        session.commit()
 
 
 @pytest.fixture

@@ -1,0 +1,59 @@
+"""Quotes: what a receipt would earn, worked out by the engine with no side effect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty.errors import InvalidInput
+from loyalty.models import Store
+from loyalty.money import to_minor
+from members.models import Member
+from pos_adapters.ingestion import Source, member_id_for
+from rewards import catalog, engine
+from rewards.earning import earn_basis
+from rewards.facts import lines_of
+from rewards.models import Reward
+from rewards.planning import Basket, Event
+
+
+@dataclass(frozen=True)
+class QuoteResult:
+    member_id: int
+    balance: int
+    quote: engine.Quote
+    rewards: list[Reward]
+
+
+def quote_receipt(
+    session: Session, receipt: dict[str, Any], source: Source, timezone: str
+) -> QuoteResult:
+    """The points a sale would earn now (base rule and live campaigns, as the engine will
+    apply them), and the rewards the member could afford with them."""
+    member_id = member_id_for(session, receipt.get("member"), receipt["occurred_at"], source)
+    if member_id is None:
+        raise InvalidInput("member", "a quote is for a member: send their code, number or phone")
+    store = session.get(Store, source.store_id) if source.store_id else None
+    items = [
+        {**item, "quantity": str(item["quantity"]), "unit_price": f"{item['unit_price']:.2f}"}
+        for item in receipt.get("items", [])
+    ]
+    basket = Basket(
+        total_minor=to_minor(receipt["total"]),
+        store_code=store.code if store else None,
+        lines=lines_of(items),
+        base_points=0,
+        basis=earn_basis(session, member_id),
+    )
+    event = Event("transaction.recorded", "quote", member_id, receipt["occurred_at"], basket=basket)
+    quote = engine.quote_sale(session, event, timezone)
+    balance = session.scalar(select(Member.points_balance).where(Member.id == member_id)) or 0
+    affordable = [
+        reward
+        for reward in catalog.list_rewards(session, source.now)
+        if reward.points_cost <= balance + quote.points
+    ]
+    return QuoteResult(member_id, balance, quote, affordable)
