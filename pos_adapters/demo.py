@@ -1,9 +1,9 @@
 """`flask demo seed`: a believable Thai demo program, built through the real services.
 
 Four Bangkok branches of a café and lifestyle brand, a till in each, staff, members with Thai
-names and mobile numbers, six months of receipts (a few refunded) recorded and processed as POS
-pushes are, a rewards catalog and some redemptions. The same `--seed` gives the same members and
-receipts; receipt dates are counted back from today.
+names and mobile numbers, tiers and campaigns (demo_campaigns.py), six months of receipts (a few
+refunded) recorded and processed as POS pushes are, a rewards catalog and some redemptions.
+The same `--seed` gives the same members and receipts; receipt dates are counted back from today.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from loyalty.models import StaffUser, Store
 from members.api import code_policy
 from members.models import Member
 from members.service import Enrolment, enrol_member
+from pos_adapters import demo_campaigns
 from pos_adapters.ingestion import Source, record_receipt
 from pos_adapters.schemas import ReceiptSchema
 from rewards import catalog, redemption
@@ -418,6 +419,7 @@ class Seeded:
     sales: int
     refunds: int
     redemptions: int
+    campaigns: int
 
 
 def seed_demo(app: Flask, seed: int, members: int, receipts: int) -> Seeded:
@@ -426,6 +428,7 @@ def seed_demo(app: Flask, seed: int, members: int, receipts: int) -> Seeded:
     plan = make_plan(seed, now, app.config["TIMEZONE"], members, receipts)
     tills = _open_stores(session)
     _open_catalog(session, now)
+    launched = demo_campaigns.open_campaigns(session)
     enrolled = _enrol(session, plan, tills)
     _record(app, plan, enrolled, tills)
     made = _redeem(session, random.Random(seed + 1), enrolled, tills)
@@ -436,13 +439,15 @@ def seed_demo(app: Flask, seed: int, members: int, receipts: int) -> Seeded:
         len(plan.receipts) - plan.refunds,
         plan.refunds,
         len(made),
+        launched,
     )
 
 
 def _report(seeded: Seeded) -> None:
     click.echo(
         f"Demo program ready: {len(seeded.tills)} stores, {seeded.members} members, "
-        f"{seeded.sales} sales, {seeded.refunds} refunds, {seeded.redemptions} redemptions."
+        f"{seeded.sales} sales, {seeded.refunds} refunds, {seeded.redemptions} redemptions, "
+        f"{seeded.campaigns} campaigns."
     )
     click.echo(f"\nStaff logins (password {DEMO_PASSWORD}), for POST /api/v1/auth/token:")
     for email, role, store in STAFF:

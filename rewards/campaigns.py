@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
+from members.messaging import template_exists
 from rewards import catalog, rules
 from rewards.campaign_schemas import TRANSACTION_EFFECTS
 from rewards.models import Campaign, CampaignVersion
@@ -102,16 +103,22 @@ def _check_rule(session: Session, trigger: str, rule: dict[str, Any], window: tu
         raise InvalidInput("days_before", "only points.expiring campaigns take days_before")
     if foreign := sorted(rules.facts_foreign_to(trigger, rule.get("conditions"))):
         raise InvalidInput("conditions", f"{trigger} events do not carry {foreign[0]}")
-    for index, effect in enumerate(rule.get("effects") or []):
+    _check_effects(session, trigger, rule.get("effects") or [])
+    starts_at, ends_at = window
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise InvalidInput("ends_at", "must be after starts_at")
+
+
+def _check_effects(session: Session, trigger: str, effects: list[dict[str, Any]]) -> None:
+    for index, effect in enumerate(effects):
         if effect["type"] in TRANSACTION_EFFECTS and trigger != "transaction.recorded":
             raise InvalidInput(
                 f"effects.{index}.type", f"{effect['type']} needs a transaction.recorded trigger"
             )
         if effect["type"] == "issue_reward":
             catalog.get_reward(session, effect["reward_id"])  # 404 for an unknown reward
-    starts_at, ends_at = window
-    if starts_at and ends_at and ends_at <= starts_at:
-        raise InvalidInput("ends_at", "must be after starts_at")
+        if effect["type"] == "send_message" and not template_exists(session, effect["template"]):
+            raise InvalidInput(f"effects.{index}.template", "no message template has this code")
 
 
 def _record_version(session: Session, campaign: Campaign, actor: str) -> None:

@@ -169,7 +169,14 @@ def _tag(session: Session, member_id: int, tag: str) -> None:
 def _apply_effects(
     session: Session, event: Event, outcome: Outcome, settings: EngineSettings
 ) -> list[dict[str, Any]]:
+    """Post the outcome's effects in order; a message sees what the effects before it gave
+    (points, the voucher) and the event's facts, as template variables."""
     rule, results = outcome.rule, []
+    context: dict[str, Any] = {
+        "campaign": rule.name,
+        "points": outcome.points,
+        **{name.replace(".", "_"): value for name, value in event.facts.items()},
+    }
     for effect, points in outcome.effects:
         result: dict[str, Any] = {"type": effect.type}
         if points > 0:
@@ -193,10 +200,13 @@ def _apply_effects(
             )
             result.update(reward_id=effect.reward_id, voucher=voucher.code if voucher else None)
             result["status"] = "issued" if voucher else "unavailable"
+            if voucher is not None:
+                context.update(
+                    voucher=voucher.code, reward=redemption.reward_name(session, voucher)
+                )
         elif effect.type == "send_message":
             assert effect.channel is not None
             assert effect.template is not None
-            context = {"campaign": rule.name, "points": outcome.points, **event.facts}
             sent = messaging.send_member_message(
                 session,
                 event.member_id,
@@ -256,15 +266,17 @@ def apply_outcomes(
     return given
 
 
-def _already_applied(session: Session, event: Event) -> bool:
-    return (
-        session.scalar(
-            select(CampaignApplication.id)
-            .where(CampaignApplication.event_key == event.key)
-            .limit(1)
+def _already_applied(session: Session, event: Event, candidates: list[CampaignRule]) -> bool:
+    """Whether a campaign already met this event (a redelivered event)."""
+    found = session.scalar(
+        select(CampaignApplication.id)
+        .where(
+            CampaignApplication.campaign_id.in_([rule.id for rule in candidates]),
+            CampaignApplication.event_key == event.key,
         )
-        is not None
+        .limit(1)
     )
+    return found is not None
 
 
 def facts_for(
@@ -304,7 +316,7 @@ class SaleResult:
 def handle_event(session: Session, event: Event, settings: EngineSettings) -> int:
     """Apply the live campaigns of the event's trigger to it, once; returns the points given."""
     candidates = live_program(session).rules_for(event.trigger)
-    if not candidates or _already_applied(session, event):
+    if not candidates or _already_applied(session, event, candidates):
         return 0
     journal.lock_member(session, event.member_id)
     facts = facts_for(session, event, candidates, settings.timezone)

@@ -92,6 +92,11 @@ def redeem_points(
     return redemption, True
 
 
+def reward_name(session: Session, voucher: Voucher) -> str:
+    reward = session.get(Reward, voucher.reward_id)
+    return reward.name if reward else ""
+
+
 def grant_reward(
     session: Session, member_id: int, reward_id: int, campaign_id: int, now: datetime
 ) -> Voucher | None:

@@ -21,6 +21,8 @@ from members.models import Member
 from pos_adapters.demo import DEMO_PASSWORD, make_plan
 from pos_adapters.models import Transaction
 from rewards.models import (
+    Campaign,
+    CampaignApplication,
     JournalEntry,
     LotMovement,
     PointsLot,
@@ -29,6 +31,7 @@ from rewards.models import (
     Reward,
     Voucher,
 )
+from rewards.points import EarnBasis, base_points
 from tests import conftest
 
 THAI = re.compile(r"[\u0e00-\u0e7f]")
@@ -175,10 +178,37 @@ def test_lots_hold_exactly_the_positive_balance_and_none_is_overdrawn(demo):
         assert in_lots.get(member.id, 0) == max(member.points_balance, 0)
 
 
-def test_sales_earn_one_point_per_25_baht_of_what_was_not_refunded(demo):
+def test_sales_earn_one_point_per_25_baht_of_what_was_not_refunded_plus_campaigns(demo):
+    bonus: dict[int, int] = defaultdict(int)
+    for application in all_of(CampaignApplication):
+        if application.transaction_id is not None:
+            bonus[application.transaction_id] += application.points
     for sale in all_of(Transaction):
         if sale.type == "sale" and sale.member_id is not None:
-            assert sale.points_awarded == (sale.total_minor - sale.refunded_minor) // 2500
+            basis = EarnBasis.from_dict(sale.earn_basis)
+            assert sale.base_points == base_points(sale.total_minor - sale.refunded_minor, basis)
+            assert sale.points_awarded == sale.base_points + bonus[sale.id]
+    assert sum(bonus.values()) > 0
+
+
+def test_the_campaigns_of_the_brief_are_there_and_the_coffee_one_ran(demo):
+    found = {c.name.split(" · ")[0]: c for c in all_of(Campaign)}
+    assert {"Welcome bonus", "Birthday gift", "We miss you", "Points expiring reminder"} <= set(
+        found
+    )
+    assert found["Weekend fashion, triple points"].status == "draft"
+    coffee = found["Morning coffee, double points"]
+    treated = [
+        a
+        for a in all_of(CampaignApplication)
+        if a.campaign_id == coffee.id and a.group == "treated"
+    ]
+    assert treated
+    assert all(a.points > 0 for a in treated)
+    welcome = found["Welcome bonus"]
+    assert sum(a.campaign_id == welcome.id for a in all_of(CampaignApplication)) == len(
+        all_of(Member)
+    )
 
 
 def test_balances_are_plausible_for_six_months_of_shopping(demo):
