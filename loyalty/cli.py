@@ -13,7 +13,8 @@ from rq import SimpleWorker
 from loyalty import jobs, staff
 from loyalty.errors import DomainError
 from loyalty.extensions import db
-from loyalty.messages import list_messages
+from loyalty.messages import list_messages, send_all_due
+from loyalty.senders import senders_from_config
 
 stores_cli = AppGroup("stores", help="Stores.")
 terminals_cli = AppGroup("terminals", help="POS terminals and their API keys.")
@@ -82,7 +83,39 @@ def create_user(email: str, role: str, store_code: str | None, password: str) ->
 def messages_list(recipient: str | None, limit: int) -> None:
     """The message outbox, newest first."""
     for m in list_messages(db.session, recipient, limit):
-        click.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S} {m.channel:5} {m.recipient:24} {m.body}")
+        click.echo(
+            f"{m.created_at:%Y-%m-%d %H:%M:%S} {m.channel:5} {m.status:6} {m.recipient:24} {m.body}"
+        )
+
+
+@messages_cli.command("send")
+@click.option("--every", default=0.0, help="Keep sending, every this many seconds.")
+def messages_send(every: float) -> None:
+    """Send the due messages through the configured SMTP server and webhook."""
+    config = current_app.config
+    try:
+        senders = senders_from_config(config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    if not senders:
+        raise click.ClickException(
+            "No sender is configured (LOYALTY_SMTP_URL, LOYALTY_MESSAGE_WEBHOOK_URL); "
+            "messages stay queued."
+        )
+    while True:
+        try:
+            counts = send_all_due(db.session, senders, config["MESSAGE_SEND_BATCH"], float("inf"))
+        except Exception:  # a sender left running must outlive a database outage
+            if every <= 0:
+                raise
+            db.session.rollback()
+            current_app.logger.exception("sending messages failed")
+        else:
+            sent, retrying, failed = counts["sent"], counts["retrying"], counts["failed"]
+            click.echo(f"{sent} sent, {retrying} to retry, {failed} failed")
+        if every <= 0:
+            return
+        time.sleep(every)
 
 
 @outbox_cli.command("drain")

@@ -24,6 +24,24 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _messages() -> dict[str, Any]:
+    """Message senders and the campaign message policy (docs/MESSAGES.md)."""
+    env = os.environ.get
+    return {
+        "SMTP_URL": env("LOYALTY_SMTP_URL") or None,
+        "SMTP_FROM": env("LOYALTY_SMTP_FROM") or None,
+        "SMTP_STARTTLS": env("LOYALTY_SMTP_STARTTLS", "0") == "1",
+        "MESSAGE_WEBHOOK_URL": env("LOYALTY_MESSAGE_WEBHOOK_URL") or None,
+        "MESSAGE_WEBHOOK_SECRET": env("LOYALTY_MESSAGE_WEBHOOK_SECRET") or None,
+        "MESSAGE_SEND_TIMEOUT": _int("LOYALTY_MESSAGE_SEND_TIMEOUT", 10),
+        "MESSAGE_SEND_BATCH": _int("LOYALTY_MESSAGE_SEND_BATCH", 100),
+        "MESSAGE_CAP_COUNT": _int("LOYALTY_MESSAGE_CAP_COUNT", 3),
+        "MESSAGE_CAP_DAYS": _int("LOYALTY_MESSAGE_CAP_DAYS", 7),
+        "MESSAGE_QUIET_START": env("LOYALTY_MESSAGE_QUIET_START", "21:00"),
+        "MESSAGE_QUIET_END": env("LOYALTY_MESSAGE_QUIET_END", "08:00"),
+    }
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """Build the Flask config mapping from LOYALTY_* environment variables."""
     database_url = os.environ.get("LOYALTY_DATABASE_URL") or (
@@ -43,6 +61,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "CLAIM_DAYS": _int("LOYALTY_CLAIM_DAYS", 30),
         "RESOLVE_RATE_LIMIT": _int("LOYALTY_RESOLVE_RATE_LIMIT", 120),
         "OUTBOX_BATCH": _int("LOYALTY_OUTBOX_BATCH", 200),
+        **_messages(),
         "API_TITLE": "Loyalty platform",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

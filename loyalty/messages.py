@@ -1,17 +1,38 @@
-"""Messages to people: written to the message outbox, where `messages list` shows them."""
+"""Messages to people: the message outbox, and sending what is due through the senders.
+
+With no sender configured for a channel its messages stay queued, where `messages list`
+shows them.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from loyalty.db import is_postgres, utcnow
 from loyalty.models import OutgoingMessage
+from loyalty.senders import Outgoing, Sender, senders_from_config
+
+MAX_ATTEMPTS = 5
+# A claimed message is not due again before its lease ends; a sender that died mid-send
+# leaves it to be sent again then (delivery is at least once).
+LEASE = timedelta(minutes=5)
+CLAIM_SIZE = 20
+RUN_SECONDS = 60.0  # how long one periodic run keeps sending before it leaves the rest
+log = logging.getLogger(__name__)
 
 
 def queue_message(
     session: Session, channel: str, recipient: str, body: str, subject: str | None = None
 ) -> OutgoingMessage:
-    """Add a message in the caller's transaction. With no provider configured it stays here."""
+    """Add a message in the caller's transaction; due at once (no cap, no quiet hours)."""
     message = OutgoingMessage(channel=channel, recipient=recipient, subject=subject, body=body)
     session.add(message)
     return message
@@ -24,3 +45,103 @@ def list_messages(
     if recipient:
         stmt = stmt.where(OutgoingMessage.recipient == recipient)
     return list(session.scalars(stmt))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 minutes after the 1st to 4th failed attempt."""
+    return timedelta(minutes=2 ** (attempts - 1))
+
+
+def _detached(message: OutgoingMessage) -> Outgoing:
+    # Emails made from a template are HTML (escaped when rendered); one-time codes are text.
+    html = message.channel == "email" and message.template is not None
+    return Outgoing(
+        message.id, message.channel, message.recipient, message.subject, message.body, html
+    )
+
+
+def _claim(session: Session, channels: list[str], now: datetime, size: int) -> list[Outgoing]:
+    """Take due messages in a short transaction, leasing them so no other run takes them."""
+    stmt = (
+        select(OutgoingMessage)
+        .where(
+            OutgoingMessage.status == "queued",
+            OutgoingMessage.channel.in_(channels),
+            or_(OutgoingMessage.send_after.is_(None), OutgoingMessage.send_after <= now),
+        )
+        .order_by(OutgoingMessage.id)
+        .limit(size)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    for row in rows:
+        row.send_after = now + LEASE
+    claimed = [_detached(row) for row in rows]
+    session.commit()
+    return claimed
+
+
+def _record(session: Session, message_id: int, error: str | None, now: datetime) -> str:
+    """Mark a message sent, or count a failed attempt: retried later, failed after the 5th."""
+    row = session.get(OutgoingMessage, message_id, populate_existing=True)
+    assert row is not None
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    else:
+        row.attempts += 1
+        row.last_error = error[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+        else:
+            row.send_after = now + retry_delay(row.attempts)
+    session.commit()
+    return {"sent": "sent", "failed": "failed"}.get(row.status, "retrying")
+
+
+def _deliver(session: Session, sender: Sender, message: Outgoing, now: datetime) -> str:
+    try:
+        sender.send(message)
+    except Exception as exc:  # one provider failure must not stop the rest of the run
+        log.warning("message %s (%s) not sent: %s", message.id, message.channel, exc)
+        return _record(session, message.id, str(exc) or repr(exc), now)
+    return _record(session, message.id, None, now)
+
+
+def send_due(
+    session: Session, senders: Mapping[str, Sender], now: datetime, limit: int
+) -> Counter[str]:
+    """Send up to `limit` due messages on the channels that have a sender.
+
+    Messages are claimed in small leased batches and sent outside any transaction, so no
+    lock is held while a provider answers (on PostgreSQL concurrent runs skip each other's
+    rows). Returns counts of "sent", "retrying" and "failed". Commits.
+    """
+    counts: Counter[str] = Counter(sent=0, retrying=0, failed=0)
+    channels = sorted(senders)
+    while limit > 0 and (batch := _claim(session, channels, now, min(CLAIM_SIZE, limit))):
+        limit -= len(batch)
+        for message in batch:
+            counts[_deliver(session, senders[message.channel], message, now)] += 1
+    return counts
+
+
+def send_all_due(
+    session: Session, senders: Mapping[str, Sender], batch: int, seconds: float
+) -> Counter[str]:
+    """Send due messages in batches until none is due or `seconds` have passed."""
+    total: Counter[str] = Counter(sent=0, retrying=0, failed=0)
+    deadline = time.monotonic() + seconds
+    while True:
+        counts = send_due(session, senders, utcnow(), batch)
+        total.update(counts)
+        if sum(counts.values()) < batch or time.monotonic() >= deadline:
+            return total
+
+
+def send_configured(config: Mapping[str, Any], session: Session) -> dict[str, int]:
+    """The periodic send: every due message through the configured senders, if any."""
+    senders = senders_from_config(config)
+    if not senders:
+        return {}
+    return dict(send_all_due(session, senders, config["MESSAGE_SEND_BATCH"], RUN_SECONDS))
