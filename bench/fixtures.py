@@ -60,8 +60,13 @@ def build_program(
     return Program(made, shoppers)
 
 
+def store_codes(count: int) -> list[str]:
+    """The codes `build_program` gives its stores."""
+    return [f"BKB{i + 1:02d}" for i in range(count)]
+
+
 def _stores(count: int) -> list[str]:
-    codes = [f"BKB{i + 1:02d}" for i in range(count)]
+    codes = store_codes(count)
     for code in codes:
         staff.create_store(db.session, code, f"Bench store {code}")
     return codes

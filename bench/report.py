@@ -67,9 +67,9 @@ def machine(database: str) -> dict[str, Any]:
     }
 
 
-def write_json(results: dict[str, Any], stamp: str) -> Path:
+def write_json(results: dict[str, Any], stamp: str, benchmark: str = "earn") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"earn-{stamp}.json"
+    path = RESULTS / f"{benchmark}-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return path
 

@@ -143,6 +143,17 @@ def wait_healthy(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"the service on port {port} did not become ready in {timeout:.0f} s")
 
 
+@contextlib.contextmanager
+def running_worker(config: ServiceConfig, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """One `flask --app wsgi worker` alone, stopped on exit whatever happens."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    worker = _spawn(worker_command(), config, log)
+    try:
+        yield worker
+    finally:
+        _stop(worker)
+
+
 @dataclass
 class Running:
     """The processes of a running service, for profilers to attach to."""

@@ -75,9 +75,7 @@ def test_double_points_on_coffee_before_ten(client, program, marketer):
     assert rules == ["base", f"campaign:{campaign['id']}:v1"]
 
 
-def test_editing_a_live_campaign_makes_a_version_that_later_effects_name(
-    client, program, marketer
-):
+def test_editing_a_live_campaign_makes_a_version_that_later_effects_name(client, program, marketer):
     campaign = launch(client, marketer, {**COFFEE_DOUBLE, "conditions": {}})
     member = enrol(client, program)
     sell(client, program, "R-1", "100.00", member)
@@ -117,9 +115,10 @@ def test_the_quote_equals_what_the_real_transaction_earns(client, program, marke
     real = sell(client, program, "Q-1", "260.00", member, occurred_at=morning(9))
     assert quoted.get_json()["points"] == real["points_awarded"] == 10 + 10 + 30
     assert {c["points"] for c in quoted.get_json()["campaigns"]} == {10, 30}
-    assert client.get(f"/api/v1/members/{member['id']}", headers=marketer).get_json()[
-        "points_balance"
-    ] == real["points_awarded"]
+    assert (
+        client.get(f"/api/v1/members/{member['id']}", headers=marketer).get_json()["points_balance"]
+        == real["points_awarded"]
+    )
 
 
 def test_a_refund_reverses_the_bonus_whose_condition_no_longer_holds(client, program, marketer):
