@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
@@ -15,6 +16,8 @@ from loyalty.models import OutboxMessage
 
 Handler = Callable[[Session, dict[str, Any]], None]
 MAX_ATTEMPTS = 5
+# deadlock detected, serialization failure, lock not available
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 PENDING_FLAG = "outbox_pending"
 log = logging.getLogger(__name__)
 
@@ -40,21 +43,38 @@ def _claim_batch(session: Session, limit: int) -> list[OutboxMessage]:
     return list(session.scalars(stmt))
 
 
+def is_transient(error: Exception) -> bool:
+    """A deadlock or serialisation failure: the same work succeeds when tried again."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 def _apply(session: Session, handlers: Mapping[str, Handler], message: OutboxMessage) -> None:
     handler = handlers.get(message.topic)
     try:
         if handler is not None:  # an event nobody subscribes to is simply done
             with session.begin_nested():
                 handler(session, message.payload)
+    except OperationalError as exc:
+        if not is_transient(exc):
+            _failed_attempt(message, exc)
+            return
+        # Workers taking rows in different orders: the database chose this one to give way.
+        # Its savepoint is undone; the message stays pending, without counting an attempt.
+        log.warning("outbox message %s (%s) gave way to a lock conflict", message.id, message.topic)
+        return
     except Exception as exc:  # a bad message must not stop the batch behind it
-        log.exception("outbox message %s (%s) failed", message.id, message.topic)
-        message.attempts += 1
-        message.last_error = repr(exc)[:2000]
-        if message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
+        _failed_attempt(message, exc)
         return
     message.status = "done"
     message.processed_at = utcnow()
+
+
+def _failed_attempt(message: OutboxMessage, exc: Exception) -> None:
+    log.error("outbox message %s (%s) failed", message.id, message.topic, exc_info=exc)
+    message.attempts += 1
+    message.last_error = repr(exc)[:2000]
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status = "failed"
 
 
 def process_batch(session: Session, handlers: Mapping[str, Handler], limit: int) -> int:

@@ -33,6 +33,8 @@ def quote_receipt(
 ) -> QuoteResult:
     """The points a sale would earn now (base rule and live campaigns, as the engine will
     apply them), and the rewards the member could afford with them."""
+    if receipt.get("currency", source.currency) != source.currency:
+        raise InvalidInput("currency", f"the program's currency is {source.currency}")
     member_id = member_id_for(session, receipt.get("member"), receipt["occurred_at"], source)
     if member_id is None:
         raise InvalidInput("member", "a quote is for a member: send their code, number or phone")

@@ -117,14 +117,19 @@ class DbLimits:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def used_by_member(self, rule: CampaignRule, member_id: int, since: datetime | None) -> int:
+    def used_by_member(
+        self, rule: CampaignRule, member_id: int, period: tuple[datetime, datetime] | None
+    ) -> int:
         stmt = select(func.count()).where(
             CampaignApplication.campaign_id == rule.id,
             CampaignApplication.member_id == member_id,
             CampaignApplication.group == "treated",
         )
-        if since is not None:
-            stmt = stmt.where(CampaignApplication.occurred_at >= since)
+        if period is not None:
+            stmt = stmt.where(
+                CampaignApplication.occurred_at >= period[0],
+                CampaignApplication.occurred_at < period[1],
+            )
         return int(self.session.scalar(stmt) or 0)
 
     def budget_used(self, rule: CampaignRule) -> tuple[int, int]:

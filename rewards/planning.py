@@ -160,8 +160,10 @@ class Outcome:
 class Limits(Protocol):
     """How planning reads what a campaign has already given."""
 
-    def used_by_member(self, rule: CampaignRule, member_id: int, since: datetime | None) -> int:
-        """Treated applications of the rule to the member since a time (None: ever)."""
+    def used_by_member(
+        self, rule: CampaignRule, member_id: int, period: tuple[datetime, datetime] | None
+    ) -> int:
+        """Treated applications of the rule to the member in [start, end) (None: ever)."""
 
     def budget_used(self, rule: CampaignRule) -> tuple[int, int]:
         """(points, applications) the rule has counted against its budget."""
@@ -185,6 +187,18 @@ def period_start(period: str, at: datetime, timezone: str) -> datetime | None:
     elif period == "month":
         local = local.replace(day=1)
     return local
+
+
+def period_bounds(period: str, at: datetime, timezone: str) -> tuple[datetime, datetime] | None:
+    """The limit period `at` falls in, [start, end), in the program's days (None: the campaign)."""
+    start = period_start(period, at, timezone)
+    if start is None:
+        return None
+    if period in ("day", "week"):  # wall-clock arithmetic in the program's zone
+        end = start + timedelta(days=1 if period == "day" else 7)
+    else:
+        end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
 
 
 def effect_points(effect: Effect, basket: Basket | None) -> int:
@@ -217,8 +231,8 @@ def within_limits(
 ) -> bool:
     if rule.per_member is not None:
         count, period = rule.per_member
-        since = period_start(period, event.occurred_at, timezone)
-        if limits.used_by_member(rule, event.member_id, since) >= count:
+        bounds = period_bounds(period, event.occurred_at, timezone)
+        if limits.used_by_member(rule, event.member_id, bounds) >= count:
             return False
     if rule.budget_points is None and rule.budget_count is None:
         return True

@@ -65,6 +65,8 @@ def redeem_points(
         raise InvalidInput("points", f"this reward costs {reward.points_cost} points")
     if external_id and (first := _replay(session, member_id, external_id, points, reward_id)):
         return first, False
+    # the member's row first, as the engine takes it (member, then reward): no lock cycle
+    journal.lock_member(session, member_id)
     if reward is not None:
         catalog.reserve_reward(session, reward, utcnow())
     redemption = Redemption(
@@ -156,6 +158,7 @@ def cancel_redemption(
     redemption = get_redemption(session, redemption_id)
     if redemption.channel == "campaign":
         raise RedemptionNotCancellable("A campaign's gift has no points to give back.")
+    journal.lock_member(session, redemption.member_id)  # before the reward row, as redeeming
     claimed = session.execute(
         update(Redemption)
         .where(Redemption.id == redemption_id, Redemption.status == "completed")

@@ -42,9 +42,13 @@ class MemoryLimits:
         self.points = 0
         self.count = 0
 
-    def used_by_member(self, rule: CampaignRule, member_id: int, since: datetime | None) -> int:
+    def used_by_member(
+        self, rule: CampaignRule, member_id: int, period: tuple[datetime, datetime] | None
+    ) -> int:
         times = self.times[member_id]
-        return len(times) if since is None else sum(1 for t in times if t >= since)
+        if period is None:
+            return len(times)
+        return sum(1 for t in times if period[0] <= t < period[1])
 
     def budget_used(self, rule: CampaignRule) -> tuple[int, int]:
         return self.points, self.count

@@ -2,7 +2,8 @@
 
 Each gets a 4xx application/problem+json answer whose `errors` names the field (for
 validation failures), and nothing changes: the row count of every table, the members'
-profiles and balances, the reward, voucher, redemption and receipt stay as they were.
+profiles and balances, the reward, voucher, redemption, receipt and campaigns (with their
+versions) stay as they were.
 
 One program is built for the whole module (nothing here may change it); an endpoint that
 writes and has no row in CASES fails `test_every_write_endpoint_has_bad_input_cases`.
@@ -61,6 +62,25 @@ RECEIPT = {
     "items": [{"sku": "CF-LATTE", "name": "Latte", "quantity": 2, "unit_price": "65.00"}],
     "discount": "0.00",
     "total": "130.00",
+}
+C = "/api/v1/campaigns/<int:campaign_id>"
+BASE_RATE = {"type": "points_per_amount", "points": 1, "amount": "25.00"}
+CAMPAIGN = {
+    "name": "Coffee mornings",
+    "trigger": "transaction.recorded",
+    "starts_at": "2026-01-01T00:00:00+07:00",
+    "ends_at": "2027-01-01T00:00:00+07:00",
+    "audience": {"tiers": ["member"], "tags": ["coffee"]},
+    "conditions": {"fact": "items.category", "op": "contains", "value": "coffee"},
+    "effects": [
+        {"type": "multiply_points", "factor": "1.5", "scope": {"category": ["coffee"]}},
+        {"type": "award_points", "points": 10},
+        {"type": "tag_member", "tag": "coffee.lover"},
+    ],
+    "limits": {"per_member": {"count": 1, "period": "day"}, "budget_points": 10_000},
+    "priority": 10,
+    "stackable": True,
+    "holdout_percent": 10,
 }
 ENDPOINTS = {
     "token": Endpoint(
@@ -238,6 +258,19 @@ ENDPOINTS = {
         "admin",
         None,
     ),
+    "template-put": Endpoint(
+        "PUT",
+        "/api/v1/message-templates/<code>",
+        "/api/v1/message-templates/welcome",
+        "marketer",
+        {
+            "locales": {
+                "th": {"subject": "สวัสดี {{ name }}", "body": "คุณมี {{ points_balance }} แต้ม"},
+                "en": {"subject": "Hello {{ name }}", "body": "You have {{ points_balance }}"},
+            }
+        },
+        "locales",
+    ),
     "user-create": Endpoint(
         "POST",
         "/api/v1/users",
@@ -245,6 +278,48 @@ ENDPOINTS = {
         "admin",
         {"email": "new.cashier@example.com", "role": "cashier", "password": "password123"},
         "email",
+    ),
+    "campaign-create": Endpoint(
+        "POST",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns",
+        "marketer",
+        CAMPAIGN,
+        "trigger",
+    ),
+    "campaign-update": Endpoint(
+        "PATCH",
+        C,
+        "/api/v1/campaigns/{campaign}",
+        "marketer",
+        {k: v for k, v in CAMPAIGN.items() if k != "trigger"},
+    ),
+    "base-update": Endpoint(
+        "PATCH",
+        C,
+        "/api/v1/campaigns/{base_campaign}",
+        "admin",
+        {"name": "Everyday earning", "effects": [BASE_RATE]},
+    ),
+    "campaign-activate": Endpoint(
+        "POST", f"{C}/activate", "/api/v1/campaigns/{expired_campaign}/activate", "marketer", None
+    ),
+    "campaign-pause": Endpoint(
+        "POST", f"{C}/pause", "/api/v1/campaigns/{campaign}/pause", "marketer", None
+    ),
+    "campaign-end": Endpoint(
+        "POST", f"{C}/end", "/api/v1/campaigns/{ended_campaign}/end", "marketer", None
+    ),
+    "simulate": Endpoint(
+        "POST", f"{C}/simulate", "/api/v1/campaigns/{campaign}/simulate", "marketer", {"days": 7}
+    ),
+    "quote": Endpoint(
+        "POST",
+        "/api/v1/quote",
+        "/api/v1/quote",
+        "BKK01",
+        {k: v for k, v in RECEIPT.items() if k not in ("external_id", "type")},
+        "total",
     ),
 }
 
@@ -308,6 +383,11 @@ def path_cases(name: str, endpoint: Endpoint) -> Iterator[Case]:
 def item(**changes: Any) -> list[dict]:
     """A receipt's items: one line, changed."""
     return [{"sku": "A", "quantity": 1, "unit_price": "1.00", **changes}]
+
+
+def texts(label: str, field: str, **locales: Any) -> Case:
+    """A message template whose locales are these."""
+    return bad("template-put", label, field, locales=locales)
 
 
 def rate(points: Any = 1, amount: Any = "25.00") -> dict:
@@ -499,6 +579,249 @@ SPECIFIC = [
     at_path("adjust", "an id beyond 64 bits", "/api/v1/members/{past_max}/adjustments"),
     at_path("update", "an unknown member", "/api/v1/members/{max_id}"),
     at_path("reward-update", "an unknown reward", "/api/v1/rewards/{max_id}"),
+    bad("template-put", "no locale", "locales", locales={}),
+    bad("template-put", "locales as a list", "locales", locales=[{"body": "hi"}]),
+    texts("an unknown locale", "locales.fr", fr={"body": "Salut"}),
+    texts("a locale without a body", "locales.en.body", en={}),
+    texts("an empty body", "locales.th.body", th={"body": ""}),
+    texts("a null body", "locales.th.body", th={"body": None}),
+    texts("a number for a body", "locales.en.body", en={"body": 7}),
+    texts("a body of 2 001 characters", "locales.en.body", en={"body": "x" * 2001}),
+    texts("a Jinja syntax error", "locales.th.body", th={"body": "{{ x"}),
+    texts("a reach for __class__", "locales.en.body", en={"body": "{{ ''.__class__.__mro__ }}"}),
+    texts("an include", "locales.en.body", en={"body": "{% include '/etc/passwd' %}"}),
+    texts("a subject of 201", "locales.en.subject", en={"subject": "s" * 201, "body": "hi"}),
+    texts("a NUL in a body", "locales.en.body", en={"body": NUL}),
+    at_path("template-put", "a code in capitals", "/api/v1/message-templates/Welcome", 422, "code"),
+    at_path("template-put", "a code of 65", f"/api/v1/message-templates/{'x' * 65}", 422, "code"),
+    at_path("template-put", "a NUL in the code", "/api/v1/message-templates/a%00", 422, "code"),
+]
+
+
+CREATE, UPDATE, BASE = "campaign-create", "campaign-update", "base-update"
+AP, PPA, MP = "award_points", "points_per_amount", "multiply_points"
+FIVE = {"type": AP, "points": 5}
+
+
+def eff(label: str, field: str | None, status: int = 422, **effect: Any) -> Case:
+    """A new campaign whose one effect is this (`field` is the effect's own field)."""
+    return bad(CREATE, label, field and f"effects.0.{field}", status, effects=[effect])
+
+
+def on(trigger: str, label: str, field: str, **changes: Any) -> Case:
+    """A new campaign of another trigger: no conditions, five points, and these changes."""
+    body = {"trigger": trigger, "conditions": {}, "effects": [FIVE], **changes}
+    return bad(CREATE, label, field, **body)
+
+
+def cond(label: str, condition: Any) -> Case:
+    return bad(CREATE, label, "conditions", conditions=condition)
+
+
+def fact_test(fact: str, op: str, value: Any) -> dict:
+    return {"fact": fact, "op": op, "value": value}
+
+
+def deep(levels: int) -> dict:
+    condition = fact_test("member.visits", "gte", 1)
+    for _ in range(levels):
+        condition = {"not": condition}
+    return condition
+
+
+def lim(label: str, field: str, **limits: Any) -> Case:
+    return bad(CREATE, label, f"limits.{field}", limits=limits)
+
+
+VISITS = fact_test("member.visits", "eq", 1)
+REWARD_FACT = fact_test("reward.id", "eq", 1)
+BIG_SALE = fact_test("transaction.total", "gte", "100.00")
+DOUBLE = {"type": MP, "factor": 2}
+UNKNOWN_REWARD = {"type": "issue_reward", "reward_id": MAX_ID}
+ENROL, ACTIVATE = "member.enrolled", "campaign-activate"
+DAILY = {"count": 1, "period": "day"}
+CAMPAIGN_CASES = [
+    bad(CREATE, "an unknown trigger", "trigger", trigger="order.placed"),
+    bad(CREATE, "a trigger as a number", "trigger", trigger=1),
+    bad(CREATE, "no name", "name", name=DROP),
+    bad(CREATE, "a blank name", "name", name=""),
+    bad(CREATE, "a name of 201 characters", "name", name="n" * 201),
+    bad(CREATE, "no effects", "effects", effects=DROP),
+    bad(CREATE, "an empty list of effects", "effects", effects=[]),
+    bad(CREATE, "eleven effects", "effects", effects=[FIVE] * 11),
+    bad(CREATE, "effects as an object", "effects", effects=FIVE),
+    eff("an unknown effect", "type", type="give_cash", points=1),
+    eff("an effect without a type", "type", points=1),
+    eff("points missing", "points", type=AP),
+    eff("zero points", "points", type=AP, points=0),
+    eff("negative points", "points", type=AP, points=-5),
+    eff("points as a string", "points", type=AP, points="5"),
+    eff("points as a float", "points", type=AP, points=5.0),
+    eff("true for points", "points", type=AP, points=True),
+    eff("a million and one points", "points", type=AP, points=1_000_001),
+    eff("a field of another effect", "factor", type=AP, points=5, factor=2),
+    eff("an unknown effect field", "bonus", type=AP, points=5, bonus=1),
+    eff("a per-amount without an amount", "amount", type=PPA, points=1),
+    eff("a float amount", "amount", type=PPA, points=1, amount=25.0),
+    eff("a zero amount", "amount", type=PPA, points=1, amount="0.00"),
+    eff("a negative amount", "amount", type=PPA, points=1, amount="-25.00"),
+    eff("an amount with an exponent", "amount", type=PPA, points=1, amount="1e3"),
+    eff("an amount of NaN", "amount", type=PPA, points=1, amount="NaN"),
+    eff("a per-amount of zero points", "points", type=PPA, points=0, amount="25.00"),
+    eff("a factor of 1", "factor", type=MP, factor=1),
+    eff("a factor below 1", "factor", type=MP, factor="0.5"),
+    eff("a factor of 101", "factor", type=MP, factor=101),
+    eff("a float factor", "factor", type=MP, factor=1.5),
+    eff("a factor of three places", "factor", type=MP, factor="1.555"),
+    eff("a factor in words", "factor", type=MP, factor="double"),
+    eff("true for a factor", "factor", type=MP, factor=True),
+    eff("a factor of Infinity", "factor", type=MP, factor="Infinity"),
+    eff("a multiplier without a factor", "factor", type=MP),
+    eff("an empty scope", "scope", type=MP, factor=2, scope={}),
+    eff("a scope by brand", "scope", type=MP, factor=2, scope={"brand": ["x"]}),
+    eff("a scope of no skus", "scope", type=MP, factor=2, scope={"sku": []}),
+    eff("a scope sku as a string", "scope", type=MP, factor=2, scope={"sku": "CF-LATTE"}),
+    eff("a scope of 201 skus", "scope", type=MP, factor=2, scope={"sku": ["A"] * 201}),
+    eff("a scope sku of 10 kB", "scope", type=MP, factor=2, scope={"sku": [TEN_KB]}),
+    eff("a scope on a fixed award", "scope", type=AP, points=5, scope={"sku": ["A"]}),
+    eff("a reward id as a string", "reward_id", type="issue_reward", reward_id="1"),
+    eff("a reward id of 0", "reward_id", type="issue_reward", reward_id=0),
+    eff("a reward id beyond 64 bits", "reward_id", type="issue_reward", reward_id=2**64),
+    bad(CREATE, "an unknown reward", None, 404, effects=[UNKNOWN_REWARD]),
+    eff("a message by fax", "channel", type="send_message", channel="fax", template="hi"),
+    eff("a message without a template", "template", type="send_message", channel="sms"),
+    eff("an empty template code", "template", type="send_message", channel="sms", template=""),
+    eff("an unknown template", "template", type="send_message", channel="sms", template="nope"),
+    eff("a tag in capitals", "tag", type="tag_member", tag="VIP"),
+    eff("a tag with a space", "tag", type="tag_member", tag="big spender"),
+    eff("a tag of 65 characters", "tag", type="tag_member", tag="t" * 65),
+    eff("an empty tag", "tag", type="tag_member", tag=""),
+    on(ENROL, "a multiplier on enrolment", "effects.0.type", effects=[DOUBLE]),
+    on(ENROL, "a per-amount on enrolment", "effects.0.type", effects=[BASE_RATE]),
+    on(ENROL, "a transaction fact on enrolment", "conditions", conditions=BIG_SALE),
+    on("member.inactive", "an inactive campaign without days", "inactive_days"),
+    on("member.inactive", "zero inactive days", "inactive_days", inactive_days=0),
+    on("member.inactive", "ten years and a day inactive", "inactive_days", inactive_days=3651),
+    on("points.expiring", "an expiry reminder without days", "days_before"),
+    on("points.expiring", "366 days before", "days_before", days_before=366),
+    on("tier.changed", "a reward fact on a tier change", "conditions", conditions=REWARD_FACT),
+    bad(CREATE, "inactive days on a sale", "inactive_days", inactive_days=30),
+    bad(CREATE, "days before on a sale", "days_before", days_before=7),
+    cond("a tier fact on a sale", fact_test("tier.to", "eq", "gold")),
+    cond("an unknown fact", fact_test("member.shoe_size", "eq", 42)),
+    cond("an unknown op", fact_test("member.visits", "like", 1)),
+    cond("'in' with a number", fact_test("member.visits", "in", 3)),
+    cond("'between' with three values", fact_test("member.visits", "between", [1, 2, 3])),
+    cond("a test with an extra key", {**VISITS, "x": 1}),
+    cond("a test without an op", {"fact": "member.visits", "value": 1}),
+    cond("'all' of nothing", {"all": []}),
+    cond("'any' of an object", {"any": VISITS}),
+    cond("'all' and 'any' together", {"all": [VISITS], "any": [VISITS]}),
+    cond("conditions 9 levels deep", deep(9)),
+    cond("conditions as a list", [VISITS]),
+    cond("conditions as a string", "visits > 1"),
+    lim("a per-member count of 0", "per_member.count", per_member={**DAILY, "count": 0}),
+    lim("a per-member count as a string", "per_member.count", per_member={**DAILY, "count": "1"}),
+    lim("a yearly per-member limit", "per_member.period", per_member={**DAILY, "period": "year"}),
+    lim("a per-member limit without a period", "per_member.period", per_member={"count": 1}),
+    lim("a budget of 0 points", "budget_points", budget_points=0),
+    lim("a negative budget", "budget_points", budget_points=-100),
+    lim("a budget of 2 billion points", "budget_points", budget_points=2_000_000_000),
+    lim("a budget count as a float", "budget_count", budget_count=10.0),
+    lim("an unknown limit", "per_day", per_day=1),
+    bad(CREATE, "an audience of no tiers", "audience.tiers", audience={"tiers": []}),
+    bad(CREATE, "an audience tier as a string", "audience.tiers", audience={"tiers": "gold"}),
+    bad(CREATE, "an audience tag in capitals", "audience.tags", audience={"tags": ["VIP"]}),
+    bad(CREATE, "an audience by age", "audience.age", audience={"age": [20, 30]}),
+    bad(CREATE, "a priority of 1001", "priority", priority=1001),
+    bad(CREATE, "a priority of -1001", "priority", priority=-1001),
+    bad(CREATE, "a priority in words", "priority", priority="high"),
+    bad(CREATE, "a fractional priority", "priority", priority=1.5),
+    bad(CREATE, "'no' for stackable", "stackable", stackable="no"),
+    bad(CREATE, "0 for stackable", "stackable", stackable=0),
+    bad(CREATE, "a holdout of 91%", "holdout_percent", holdout_percent=91),
+    bad(CREATE, "a negative holdout", "holdout_percent", holdout_percent=-1),
+    bad(CREATE, "a fractional holdout", "holdout_percent", holdout_percent=12.5),
+    bad(CREATE, "a naive start time", "starts_at", starts_at="2026-01-01T00:00:00"),
+    bad(CREATE, "a start in year 1", "starts_at", starts_at="0001-01-01T00:00:00+14:00"),
+    bad(CREATE, "an end in year 9999", "ends_at", ends_at="9999-12-31T23:59:00-12:00"),
+    bad(CREATE, "an end before the start", "ends_at", ends_at="2025-12-31T00:00:00+07:00"),
+    bad(CREATE, "an end at the start", "ends_at", ends_at="2026-01-01T00:00:00+07:00"),
+    Case(CREATE, "a status", changed(CREATE, status="active"), 422, "status"),
+    bad(CREATE, "a version", "version", version=7),
+    bad(CREATE, "a builtin", "builtin", builtin="base_earning"),
+    Case(UPDATE, "nothing to change", {}, 422, "name"),
+    bad(UPDATE, "a trigger", "trigger", trigger="member.enrolled"),
+    Case(UPDATE, "a status", {"status": "ended"}, 422, "status"),
+    bad(UPDATE, "a null name", "name", name=None),
+    bad(UPDATE, "an empty list of effects", "effects", effects=[]),
+    bad(UPDATE, "null effects", "effects", effects=None),
+    bad(UPDATE, "zero points", "effects.0.points", effects=[{"type": AP, "points": 0}]),
+    bad(UPDATE, "an unknown reward", None, 404, effects=[UNKNOWN_REWARD]),
+    bad(UPDATE, "inactive days on a sale", "inactive_days", inactive_days=30),
+    bad(UPDATE, "an end before the start", "ends_at", ends_at="2025-12-31T00:00:00+07:00"),
+    Case(
+        UPDATE,
+        "an end before the start it has",
+        {"ends_at": "2025-06-01T00:00:00Z"},
+        422,
+        "ends_at",
+    ),
+    bad(UPDATE, "a fact of another event", "conditions", conditions=REWARD_FACT),
+    bad(UPDATE, "a holdout of 100%", "holdout_percent", holdout_percent=100),
+    at_path(UPDATE, "an unknown campaign", "/api/v1/campaigns/{max_id}"),
+    at_path(UPDATE, "an id beyond 64 bits", "/api/v1/campaigns/{past_max}"),
+    at_path(UPDATE, "an ended campaign", "/api/v1/campaigns/{ended_campaign}", 409),
+    at_path(UPDATE, "the base rule, by a marketer", "/api/v1/campaigns/{base_campaign}", 403),
+    bad(BASE, "a priority", "priority", priority=5),
+    bad(BASE, "a holdout", "holdout_percent", holdout_percent=10),
+    bad(BASE, "limits", "limits", limits={"budget_points": 100}),
+    bad(BASE, "two rates", "effects", effects=[BASE_RATE, BASE_RATE]),
+    bad(BASE, "a fixed award", "effects", effects=[FIVE]),
+    bad(BASE, "a multiplier", "effects", effects=[DOUBLE]),
+    bad(BASE, "a scoped rate", "effects", effects=[{**BASE_RATE, "scope": {"sku": ["A"]}}]),
+    bad(BASE, "a rate of 0.00", "effects.0.amount", effects=[{**BASE_RATE, "amount": "0.00"}]),
+    at_path(ACTIVATE, "an ended one", "/api/v1/campaigns/{ended_campaign}/activate", 409),
+    at_path(ACTIVATE, "one past its end", "/api/v1/campaigns/{expired_campaign}/activate", 409),
+    at_path(ACTIVATE, "an unknown campaign", "/api/v1/campaigns/{max_id}/activate"),
+    at_path(ACTIVATE, "an id beyond 64 bits", "/api/v1/campaigns/{past_max}/activate"),
+    at_path(ACTIVATE, "a negative id", "/api/v1/campaigns/-1/activate"),
+    at_path("campaign-pause", "a draft", "/api/v1/campaigns/{campaign}/pause", 409),
+    at_path("campaign-pause", "an ended one", "/api/v1/campaigns/{ended_campaign}/pause", 409),
+    at_path("campaign-pause", "an unknown campaign", "/api/v1/campaigns/{max_id}/pause"),
+    at_path("campaign-end", "an ended one", "/api/v1/campaigns/{ended_campaign}/end", 409),
+    at_path("campaign-end", "the base earning rule", "/api/v1/campaigns/{base_campaign}/end", 409),
+    at_path("campaign-end", "an unknown campaign", "/api/v1/campaigns/{max_id}/end"),
+    at_path("campaign-end", "an id beyond 64 bits", "/api/v1/campaigns/{past_max}/end"),
+    bad("simulate", "zero days", "days", days=0),
+    bad("simulate", "367 days", "days", days=367),
+    bad("simulate", "negative days", "days", days=-7),
+    bad("simulate", "days as a string", "days", days="7"),
+    bad("simulate", "fractional days", "days", days=1.5),
+    bad("simulate", "true for days", "days", days=True),
+    bad("simulate", "null days", "days", days=None),
+    bad("simulate", "a billion days", "days", days=10**9),
+    at_path("simulate", "an unknown campaign", "/api/v1/campaigns/{max_id}/simulate"),
+    at_path("simulate", "an id beyond 64 bits", "/api/v1/campaigns/{past_max}/simulate"),
+    bad("quote", "no member", "member", member=DROP),
+    bad("quote", "a null member", "member", member=None),
+    bad("quote", "an empty member", "member", member={}),
+    bad("quote", "an unknown member number", "member.member_no", member={"member_no": "999"}),
+    bad("quote", "an unknown phone", "member.phone", member={"phone": "0899999999"}),
+    bad("quote", "a code that is not a card's", "member.code", member={"code": "hello"}),
+    bad("quote", "a receipt number", "external_id", external_id="R-9"),
+    bad("quote", "a type", "type", type="sale"),
+    bad("quote", "a refund of a sale", "refund_of", refund_of="SALE-1"),
+    bad("quote", "a float total", "total", total=130.0),
+    bad("quote", "a negative total", "total", total="-1.00"),
+    bad("quote", "a total of a billion", "total", total="1000000000.00"),
+    bad("quote", "three decimal places", "total", total="130.001"),
+    bad("quote", "a zero quantity", "items.0.quantity", items=item(quantity=0)),
+    bad("quote", "a float unit price", "items.0.unit_price", items=item(unit_price=65.5)),
+    bad("quote", "501 items", "items", items=item() * 501),
+    bad("quote", "a naive time", "occurred_at", occurred_at="2026-01-10T10:15:00"),
+    bad("quote", "a time in 2999", "occurred_at", occurred_at="2999-01-01T00:00:00+07:00"),
+    bad("quote", "another currency than the program's", "currency", currency="USD"),
 ]
 
 
@@ -507,7 +830,7 @@ def all_cases() -> list[Case]:
     for name, endpoint in ENDPOINTS.items():
         more = generic_cases if endpoint.valid is not None else path_cases
         cases.extend(more(name, endpoint))
-    return cases + SPECIFIC
+    return cases + SPECIFIC + CAMPAIGN_CASES
 
 
 CASES = all_cases()
@@ -532,6 +855,24 @@ class World:
         return r.get_json()
 
 
+def build_campaigns(world: World) -> dict[str, int]:
+    """A draft, an ended campaign, a draft whose end has passed, and the base earning rule."""
+    made = {}
+    for name, changes in (
+        ("campaign", {}),
+        ("ended_campaign", {}),
+        (
+            "expired_campaign",
+            {"starts_at": "2020-01-01T00:00:00Z", "ends_at": "2021-01-01T00:00:00Z"},
+        ),
+    ):
+        made[name] = world.ok("POST", "/api/v1/campaigns", json={**CAMPAIGN, **changes})["id"]
+    world.ok("POST", f"/api/v1/campaigns/{made['ended_campaign']}/end")
+    listed = world.ok("GET", "/api/v1/campaigns")
+    made["base_campaign"] = next(c["id"] for c in listed if c["builtin"] == "base_earning")
+    return made
+
+
 def build_world(app: Flask) -> World:
     client = app.test_client()
     with app.app_context():
@@ -552,6 +893,7 @@ def build_world(app: Flask) -> World:
         json={"member_id": member["id"], "points": 1, "reward_id": reward["id"]},
     )
     spare = world.ok("POST", "/api/v1/terminals", json={"store": "BKK02", "name": "Spare"})
+    campaigns = build_campaigns(world)
     world.ids = {
         "member": member["id"],
         "member_no": member["member_no"],
@@ -562,6 +904,7 @@ def build_world(app: Flask) -> World:
         "voucher": made["voucher_code"],
         "sale": recorded.get_json()["id"],
         "terminal": spare["id"],
+        **campaigns,
         "max_id": MAX_ID,
         "past_max": MAX_ID + 1,
     }
@@ -601,6 +944,9 @@ def state(w: World) -> dict[str, Any]:
         "/api/v1/terminals",
         "/api/v1/stores",
         "/api/v1/users",
+        "/api/v1/campaigns",
+        f"/api/v1/campaigns/{ids['campaign']}/versions",
+        f"/api/v1/campaigns/{ids['base_campaign']}/versions",
     ]
     return {"tables": table_counts(w.app), **{path: w.ok("GET", path) for path in reads}}
 
@@ -649,7 +995,9 @@ def test_every_write_endpoint_has_bad_input_cases(world):
 
 def test_the_valid_bodies_are_valid_but_for_the_broken_part(world):
     """Each valid body passes validation, so a refusal in a case is the broken part's doing."""
-    for name in ("enrol", "redeem", "receipt", "reward-create", "settings", "adjust"):
+    checked = ("enrol", "redeem", "receipt", "reward-create", "settings", "adjust")
+    campaign = ("campaign-create", "campaign-update", "base-update", "simulate", "quote")
+    for name in (*checked, *campaign):
         endpoint = ENDPOINTS[name]
         probe = changed(name, unexpected=1)
         r = send(world, Case(name, "probe", probe, 422, "unexpected"))

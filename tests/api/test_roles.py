@@ -182,6 +182,40 @@ def new_user(_w: World, caller: str) -> Call:
     return Call("/api/v1/users", {"email": email, "role": "cashier", "password": "password123"})
 
 
+TEMPLATE = {"locales": {"en": {"subject": "Hi {{ name }}", "body": "Hello {{ name }}"}}}
+
+
+def saved_template(w: World, _caller: str) -> Call:
+    w.ok("PUT", "/api/v1/message-templates/welcome", json=TEMPLATE)
+    return Call("/api/v1/message-templates/welcome")
+
+
+CAMPAIGN = {
+    "name": "Weekend bonus",
+    "trigger": "transaction.recorded",
+    "effects": [{"type": "award_points", "points": 5}],
+}
+
+
+def campaign(suffix: str = "", *then: str, body: dict | None = None) -> Build:
+    """A fresh draft campaign per caller, moved through the actions `then`, and its path."""
+
+    def build(w: World, _caller: str) -> Call:
+        made = w.ok("POST", "/api/v1/campaigns", json=CAMPAIGN)
+        for action in then:
+            w.ok("POST", f"/api/v1/campaigns/{made['id']}/{action}")
+        return Call(f"/api/v1/campaigns/{made['id']}{suffix}", body)
+
+    return build
+
+
+def quote(w: World, _caller: str) -> Call:
+    body = receipt("unused", "100.00", {"member_no": w.member["member_no"]})
+    return Call(
+        "/api/v1/quote", {k: v for k, v in body.items() if k not in ("external_id", "type")}
+    )
+
+
 def static_file(w: World, _caller: str) -> Call:
     folder = Path(w.app.static_folder or "")
     first = next(p for p in sorted(folder.rglob("*")) if p.is_file())
@@ -190,6 +224,8 @@ def static_file(w: World, _caller: str) -> Call:
 
 SETTINGS = {"earn_rate": {"points": 1, "amount": "25.00"}, "points_expiry": {"months": 24}}
 M = "/api/v1/members/<int:member_id>"
+C = "/api/v1/campaigns/<int:campaign_id>"
+MARKETING = (401, 403, 403, 403, 403, 403, 200, 200)
 PUBLIC = (200,) * 8
 
 
@@ -369,7 +405,41 @@ ROWS = [
     Row("GET", "/api/v1/users", at("/api/v1/users"), (401, 403, 403, 403, 403, 403, 403, 200)),
     Row("POST", "/api/v1/users", new_user, (401, 403, 403, 403, 403, 403, 403, 201)),
     Row("GET", "/api/v1/audit", at("/api/v1/audit"), (401, 403, 403, 403, 403, 403, 403, 200)),
+    Row("GET", "/api/v1/campaigns", at("/api/v1/campaigns"), MARKETING),
+    Row(
+        "POST",
+        "/api/v1/campaigns",
+        with_body("/api/v1/campaigns", CAMPAIGN),
+        (401, 403, 403, 403, 403, 403, 201, 201),
+    ),
+    Row("GET", C, campaign(), MARKETING),
+    Row("PATCH", C, campaign(body={"name": "Renamed"}), MARKETING),
+    Row("POST", f"{C}/activate", campaign("/activate"), MARKETING),
+    Row("POST", f"{C}/pause", campaign("/pause", "activate"), MARKETING),
+    Row("POST", f"{C}/end", campaign("/end", "activate"), MARKETING),
+    Row("GET", f"{C}/versions", campaign("/versions"), MARKETING),
+    Row("POST", f"{C}/simulate", campaign("/simulate", body={"days": 7}), MARKETING),
+    Row("GET", f"{C}/report", campaign("/report", "activate"), MARKETING),
+    Row("POST", "/api/v1/quote", quote, (401, 403, 403, 200, 200, 200, 403, 403)),
     Row("GET", "/static/<path:filename>", static_file, PUBLIC),
+    Row(
+        "GET",
+        "/api/v1/message-templates",
+        at("/api/v1/message-templates"),
+        (401, 403, 403, 403, 403, 403, 200, 200),
+    ),
+    Row(
+        "GET",
+        "/api/v1/message-templates/<code>",
+        saved_template,
+        (401, 403, 403, 403, 403, 403, 200, 200),
+    ),
+    Row(
+        "PUT",
+        "/api/v1/message-templates/<code>",
+        with_body("/api/v1/message-templates/welcome", TEMPLATE),
+        (401, 403, 403, 403, 403, 403, 200, 200),
+    ),
 ]
 
 
