@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,17 @@ from loyalty.extensions import db
 from members.models import Member
 from pos_adapters.models import Transaction
 from rewards.models import JournalEntry, Posting
-from tests.integration.servers import SECRET_KEY, Launcher, Process, Reply, http, service_env
+from tests.integration.servers import (
+    SECRET_KEY,
+    Launcher,
+    Process,
+    Reply,
+    free_port,
+    http,
+    service_env,
+)
 
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/2")
-PRIVATE_REDIS_PORT = 6392
 
 
 @pytest.fixture
@@ -80,7 +87,7 @@ class PrivateRedis:
     """A redis-server of this test's own, which the test may stop and start again."""
 
     launcher: Launcher
-    port: int = PRIVATE_REDIS_PORT
+    port: int = field(default_factory=free_port)  # its own, so suites can run side by side
     process: Process | None = None
 
     @property
