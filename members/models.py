@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from loyalty.db import BigId, UTCDateTime, utcnow
+from loyalty.db import BigId, JsonDoc, UTCDateTime, utcnow
 from loyalty.extensions import db
 
 
@@ -44,6 +46,10 @@ class Member(db.Model):
     visits: Mapped[int] = mapped_column(default=0)
     first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tier_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     consents: Mapped[list[Consent]] = relationship(
@@ -106,3 +112,117 @@ class MemberTag(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberDay(db.Model):
+    """A member's purchases on one program day: spend net of refunds, receipts, points earned.
+
+    Kept by every processed sale and refund (a refund counts on its sale's day); tier windows,
+    RFM, CLV and the profile metrics are sums over these rows.
+    """
+
+    __tablename__ = "member_days"
+    __table_args__ = (Index("ix_member_days_day", "day"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchases: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MemberAffinity(db.Model):
+    """What a member spends per category and per store (net of refunds)."""
+
+    __tablename__ = "member_affinities"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # category | store
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchases: Mapped[int] = mapped_column(default=0)
+
+
+class MemberMetrics(db.Model):
+    """Scores a job computes for each member: rolling spend, favourites, RFM, lifetime value."""
+
+    __tablename__ = "member_metrics"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    spend_12m_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchase_days: Mapped[int] = mapped_column(default=0)
+    favourite_category: Mapped[str | None] = mapped_column(String(64))
+    favourite_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    rfm_r: Mapped[int | None]
+    rfm_f: Mapped[int | None]
+    rfm_m: Mapped[int | None]
+    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    clv_purchases_365: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    clv_p_alive: Mapped[Decimal | None] = mapped_column(Numeric(8, 6))
+    clv_value_365_minor: Mapped[int | None] = mapped_column(BigInteger)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TierPolicyVersion(db.Model):
+    """The tier ladder and its policy as set at one time; the highest version is in force."""
+
+    __tablename__ = "tier_policies"
+
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TierChange(db.Model):
+    """A member's move between tiers, with why and under which policy version."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (Index("ix_tier_changes_member", "member_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    from_tier: Mapped[str] = mapped_column(String(32))
+    to_tier: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(16))  # upgrade | review | merge
+    policy_version: Mapped[int | None]
+    qualifying: Mapped[int] = mapped_column(BigInteger, default=0)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Segment(db.Model):
+    """A named rule over profile facts; its members are evaluated in SQL and refreshed."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    size: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SegmentMember(db.Model):
+    __tablename__ = "segment_members"
+    __table_args__ = (Index("ix_segment_members_member", "member_id"),)
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClvModel(db.Model):
+    """A fit of BG/NBD and Gamma-Gamma on the program's history (members/clv.py)."""
+
+    __tablename__ = "clv_models"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    calibration_start: Mapped[date]
+    calibration_end: Mapped[date]
+    params: Mapped[dict[str, Any]] = mapped_column(JsonDoc)  # r, alpha, a, b, p, q, gamma
+    members: Mapped[int] = mapped_column(default=0)
+    repeat_buyers: Mapped[int] = mapped_column(default=0)
+    fit_seconds: Mapped[Decimal] = mapped_column(Numeric(10, 3), default=0)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
 from loyalty.models import Store
+from members import activity
 from members.models import Member
 from members.tiering import reassess_tier
 from pos_adapters.models import Transaction
@@ -79,6 +80,24 @@ def _release_pending(session: Session, txn: Transaction) -> None:
         txn.points_pending = 0
 
 
+def _activity(
+    sale: Transaction, spend_minor: int, receipts: int, txn: Transaction
+) -> activity.Purchase:
+    """A sale (txn = the sale) or a refund (txn = the refund) as the profile counts it, on the
+    sale's day; a refund takes its lines' amounts off the categories."""
+    assert sale.member_id is not None
+    sign = 1 if receipts else -1
+    return activity.Purchase(
+        member_id=sale.member_id,
+        at=sale.occurred_at,
+        spend_minor=spend_minor,
+        receipts=receipts,
+        points=txn.points_awarded,
+        store_id=sale.store_id,
+        categories=[(line.category, sign * line.amount_minor) for line in lines_of(txn.items)],
+    )
+
+
 def process_sale(
     session: Session, transaction_id: int, settings: engine.EngineSettings
 ) -> Transaction:
@@ -96,6 +115,7 @@ def process_sale(
         sale.base_points = result.base_points
         sale.points_awarded = result.base_points + result.bonus_points
         sale.earn_basis = {**basis.as_dict(), "version": result.base_version}
+        activity.record(session, _activity(sale, purchase.total_minor, 1, sale), settings.timezone)
         reassess_tier(session, sale.member_id, sale.occurred_at)
     sale.status, sale.processed_at = "processed", utcnow()
     return sale
@@ -157,6 +177,7 @@ def process_refund(
         )
         sale.points_awarded += base_back - campaign_back
         refund.points_awarded = base_back - campaign_back
+        activity.record(session, _activity(sale, -refund.total_minor, 0, refund), settings.timezone)
     sale.refund_processed_minor += refund.total_minor
     refund.status, refund.processed_at = "processed", utcnow()
     return refund

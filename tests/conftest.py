@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from members.models import TierPolicyVersion
 from rewards import campaigns
 from rewards.models import Campaign, CampaignVersion
 from tests import factories
@@ -71,6 +72,28 @@ def empty_database() -> None:
             conn.execute(table.delete())
         conn.execute(text("DELETE FROM tiers WHERE code <> 'member'"))
     restore_base_earning()
+    restore_first_tier_policy()
+
+
+def restore_first_tier_policy() -> None:
+    """Put back version 1 of the tier policy the migration creates (the one tier "member")."""
+    document = {
+        "basis": "spend",
+        "window": {"type": "rolling", "months": 12},
+        "downgrade": "period_end",
+        "tiers": [
+            {
+                "code": "member",
+                "name": "Member",
+                "threshold": "0.00",
+                "multiplier": "1",
+                "privileges": [],
+            }
+        ],
+    }
+    with Session(db.engine) as session:
+        session.add(TierPolicyVersion(version=1, document=document, created_by="migration"))
+        session.commit()
 
 
 def restore_base_earning() -> None:

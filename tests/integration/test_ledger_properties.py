@@ -47,7 +47,7 @@ from rewards.expiry import expire_points
 from rewards.models import JournalEntry, LotMovement, PointsLot, Posting, Redemption
 from rewards.points import EarnBasis, base_points
 from rewards.redemption import Till, cancel_redemption, redeem_points
-from tests.conftest import KEEP_TABLES, restore_base_earning
+from tests.conftest import KEEP_TABLES, restore_base_earning, restore_first_tier_policy
 
 START = datetime(2023, 1, 10, 3, 0, tzinfo=UTC)
 TIMEZONE = "Asia/Bangkok"
@@ -71,6 +71,7 @@ def clear_program() -> None:
             conn.execute(table.delete())
         conn.execute(text("DELETE FROM tiers WHERE code <> 'member'"))
     restore_base_earning()
+    restore_first_tier_policy()
 
 
 # Round amounts make points move on refunds; odd ones probe the rounding.
