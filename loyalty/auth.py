@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from loyalty.errors import Forbidden, NotFound, Unauthorized
@@ -80,9 +80,19 @@ def _staff_principal(token: str) -> Principal | None:
     return Principal(user.role, user.id, user.store_id)
 
 
+def register_shopper_check(app: Flask, check: Callable[[int], bool]) -> None:
+    """A test a shopper token's member must pass on every request (say: still active)."""
+    app.extensions["loyalty.shopper_check"] = check
+
+
 def _shopper_principal(token: str) -> Principal | None:
     data = _load_token("shopper", token, current_app.config["SHOPPER_TOKEN_TTL"])
-    return Principal("shopper", int(data["m"])) if data and "m" in data else None
+    if not data or "m" not in data:
+        return None
+    check = current_app.extensions.get("loyalty.shopper_check")
+    if check is not None and not check(int(data["m"])):
+        return None  # a merged or erased profile's tokens stop working at once
+    return Principal("shopper", int(data["m"]))
 
 
 def principal_from_token(token: str) -> Principal | None:

@@ -12,8 +12,7 @@ from loyalty.db import utcnow
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from loyalty.money import format_minor
-from members import cards, otp, service, tiering, tiers
+from members import cards, otp, service, tier_service
 from members.models import Member
 from members.phone import InvalidPhone, normalise_phone
 from members.qr import qr_png, qr_svg
@@ -44,17 +43,13 @@ def code_policy() -> cards.CodePolicy:
 
 def member_view(member: Member) -> dict:
     card = cards.active_card(member)
-    raw = tiers.progress(tiering.ladder(db.session), member.tier_code, member.lifetime_spend_minor)
+    timezone = current_app.config["TIMEZONE"]
+    progress = tier_service.tier_progress(db.session, member, utcnow(), timezone)
     return {
         **{k: getattr(member, k) for k in ("id", "member_no", "name", "phone", "email")},
         **{k: getattr(member, k) for k in ("birthdate", "locale", "status", "enrolled_at")},
         "tier": member.tier_code,
-        "tier_progress": {
-            "tier": raw["tier"],
-            "next_tier": raw["next_tier"],
-            "qualifying_spend": format_minor(raw["qualifying_spend_minor"]),
-            "spend_to_next": format_minor(raw["spend_to_next_minor"]),
-        },
+        "tier_progress": progress,
         "points_balance": member.points_balance,
         "points_pending": member.points_pending,
         "consents": {c.channel: c.granted for c in member.consents},

@@ -25,3 +25,7 @@ class CardBlocked(Gone):
 
 class CardReplaced(Gone):
     slug, title = "card-replaced", "Card replaced"
+
+
+class MemberNotActive(Conflict):
+    slug, title = "member-not-active", "This member's profile was merged or erased"

@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from loyalty.db import utcnow
 from members.service import CONSENT_CHANNELS
+from members.tier_schemas import TierProgressSchema
 
 NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="must not be blank")]
 OLDEST_BIRTHDATE = date(1900, 1, 1)
@@ -63,13 +64,6 @@ class CardSchema(ma.Schema):
     card_no = fields.String()
     kind = fields.String()
     status = fields.String()
-
-
-class TierProgressSchema(ma.Schema):
-    tier = fields.String()
-    next_tier = fields.String(allow_none=True)
-    qualifying_spend = fields.String()
-    spend_to_next = fields.String(allow_none=True)
 
 
 class MemberSchema(ma.Schema):

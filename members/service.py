@@ -62,9 +62,18 @@ def member_no_for(member_id: int) -> str:
 
 def enrol_member(session: Session, enrolment: Enrolment) -> Member:
     """Enrol a member with a card; emits member.enrolled. DuplicateMember on phone/email."""
+    member = add_member(session, enrolment)
+    session.commit()
+    return member
+
+
+def add_member(session: Session, enrolment: Enrolment) -> Member:
+    """Enrol a member in the caller's transaction, which the caller commits (an import adds
+    many per commit). A phone or an email is required, except for a member imported from
+    another system (`external_ref` set), who may have no contact details yet."""
     phone = _phone(enrolment.phone)
     email = enrolment.email.strip().lower() if enrolment.email else None
-    if not phone and not email:
+    if not phone and not email and not enrolment.external_ref:
         raise InvalidInput("phone", "a phone or an email is required")
     _check_unique(session, phone, email)
     member = Member(
@@ -88,7 +97,6 @@ def enrol_member(session: Session, enrolment: Enrolment) -> Member:
     _apply_consents(member, enrolment.consents)
     issue_card(session, member, enrolment.card_kind)
     emit(session, "member.enrolled", {"member_id": member.id})
-    session.commit()
     return member
 
 
@@ -120,9 +128,18 @@ def find_member(
     else:
         stmt = select(Member).where(Member.phone == _phone(phone))
     member = session.scalar(stmt)
-    if member is None or member.status == "erased":
+    for _hop in range(8):  # a merged profile answers for the one it was merged into
+        if member is None or member.status != "merged" or member.merged_into_id is None:
+            break
+        member = session.get(Member, member.merged_into_id)
+    if member is None or member.status != "active":
         raise UnknownMember("No such member.")
     return member
+
+
+def is_active(session: Session, member_id: int) -> bool:
+    """Whether the member may earn, redeem and sign in (not merged away, not erased)."""
+    return session.scalar(select(Member.status).where(Member.id == member_id)) == "active"
 
 
 def update_member(session: Session, member_id: int, changes: dict[str, Any]) -> Member:

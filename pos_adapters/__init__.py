@@ -9,11 +9,15 @@ from flask_smorest import Api
 def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_handler
     from pos_adapters import api as pos_api
-    from pos_adapters import demo, processing
+    from pos_adapters import demo, import_cli, processing
 
     api.register_blueprint(pos_api.blp)
+    from pos_adapters import profile_parts
+
+    profile_parts.init_app(app)
     from rewards.engine import settings_from_config
 
     for topic, handler in processing.handlers(settings_from_config(app.config)).items():
         register_handler(app, topic, handler)
     app.cli.add_command(demo.demo_cli)
+    app.cli.add_command(import_cli.import_cli)

@@ -14,13 +14,21 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from members.messaging import save_template
-from members.models import Tier
+from members.tier_service import set_policy
 from rewards import campaigns
 from rewards.models import Reward
 
 ACTOR = "demo seed"
-# code, name, rank, threshold (minor units), earn multiplier
-TIERS = (("silver", "Silver", 1, 300_000, "1.25"), ("gold", "Gold", 2, 1_000_000, "1.5"))
+LADDER: dict[str, Any] = {
+    "basis": "spend",
+    "window": {"type": "rolling", "months": 12},
+    "downgrade": "period_end",
+    "tiers": [
+        {"code": "member", "name": "Member", "threshold": "0"},
+        {"code": "silver", "name": "Silver", "threshold": "3000.00", "multiplier": "1.25"},
+        {"code": "gold", "name": "Gold", "threshold": "10000.00", "multiplier": "1.5"},
+    ],
+}
 TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     "birthday": {
         "th": {
@@ -48,18 +56,8 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
 
 
 def _open_tiers(session: Session) -> None:
-    for code, name, rank, threshold, multiplier in TIERS:
-        if session.get(Tier, code) is None:
-            session.add(
-                Tier(
-                    code=code,
-                    name=name,
-                    rank=rank,
-                    threshold_minor=threshold,
-                    multiplier=multiplier,
-                )
-            )
-    session.commit()
+    """The demo ladder as the tier policy in force (seeding again changes nothing)."""
+    set_policy(session, LADDER, ACTOR)
 
 
 def _definitions(gift_reward_id: int | None) -> list[tuple[dict[str, Any], bool]]:

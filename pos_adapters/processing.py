@@ -16,6 +16,7 @@ from loyalty.db import is_postgres, utcnow
 from loyalty.models import Store
 from members import activity
 from members.models import Member
+from members.service import is_active
 from members.tiering import reassess_tier
 from pos_adapters.models import Transaction
 from rewards import engine
@@ -106,7 +107,9 @@ def process_sale(
     sale = _lock(session, transaction_id)
     if sale.status == "processed":
         return sale
-    if sale.member_id is not None:
+    if sale.member_id is not None and not is_active(session, sale.member_id):
+        _release_pending(session, sale)  # an erased profile earns nothing
+    elif sale.member_id is not None:
         purchase = _purchase(sale)
         basis = earn_basis(session, sale.member_id)
         count_purchase(session, purchase)
@@ -116,7 +119,7 @@ def process_sale(
         sale.points_awarded = result.base_points + result.bonus_points
         sale.earn_basis = {**basis.as_dict(), "version": result.base_version}
         activity.record(session, _activity(sale, purchase.total_minor, 1, sale), settings.timezone)
-        reassess_tier(session, sale.member_id, sale.occurred_at)
+        reassess_tier(session, sale.member_id, sale.occurred_at, settings.timezone)
     sale.status, sale.processed_at = "processed", utcnow()
     return sale
 

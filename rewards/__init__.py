@@ -8,11 +8,16 @@ from flask_smorest import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_handler, register_periodic
+    from members.segments import register_segment_user
     from rewards import api as rewards_api
-    from rewards import campaign_api, cli, engine, events, jobs
+    from rewards import campaign_api, campaigns, cli, engine, events, jobs
 
     api.register_blueprint(rewards_api.blp)
     api.register_blueprint(campaign_api.blp)
+    from rewards import profile_parts
+
+    profile_parts.init_app(app)
+    register_segment_user(app, campaigns.segment_user)
     register_periodic(app, "expire_points", jobs.expire_due_points)
     register_periodic(app, "daily_events", jobs.emit_daily_events)
     for topic, handler in events.handlers(engine.settings_from_config(app.config)).items():

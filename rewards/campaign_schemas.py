@@ -117,6 +117,11 @@ class LimitsSchema(ma.Schema):
 class AudienceSchema(ma.Schema):
     tiers = fields.List(fields.String(validate=CODE), validate=validate.Length(min=1, max=50))
     tags = fields.List(fields.String(validate=TAG), validate=validate.Length(min=1, max=50))
+    segments = fields.List(
+        fields.Integer(strict=True, validate=IDS),
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "segment ids: members in any of them"},
+    )
 
 
 class Condition(fields.Dict):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from members.messaging import template_exists
+from members.segments import unknown_segments
 from rewards import catalog, rules
 from rewards.campaign_schemas import TRANSACTION_EFFECTS
 from rewards.models import Campaign, CampaignVersion
@@ -104,6 +105,7 @@ def _check_rule(session: Session, trigger: str, rule: dict[str, Any], window: tu
     if foreign := sorted(rules.facts_foreign_to(trigger, rule.get("conditions"))):
         raise InvalidInput("conditions", f"{trigger} events do not carry {foreign[0]}")
     _check_effects(session, trigger, rule.get("effects") or [])
+    _check_audience(session, rule.get("audience") or {})
     starts_at, ends_at = window
     if starts_at and ends_at and ends_at <= starts_at:
         raise InvalidInput("ends_at", "must be after starts_at")
@@ -119,6 +121,24 @@ def _check_effects(session: Session, trigger: str, effects: list[dict[str, Any]]
             catalog.get_reward(session, effect["reward_id"])  # 404 for an unknown reward
         if effect["type"] == "send_message" and not template_exists(session, effect["template"]):
             raise InvalidInput(f"effects.{index}.template", "no message template has this code")
+
+
+def _check_audience(session: Session, audience: dict[str, Any]) -> None:
+    if unknown := unknown_segments(session, audience.get("segments") or ()):
+        raise InvalidInput("audience.segments", f"no segment has the id {unknown[0]}")
+
+
+def segment_user(session: Session, segment_id: int) -> str | None:
+    """The first campaign that has not ended whose audience names the segment."""
+    found = session.execute(
+        select(Campaign.id, Campaign.name, Campaign.definition)
+        .where(Campaign.status != "ended")
+        .order_by(Campaign.id)
+    )
+    for campaign_id, name, definition in found:
+        if segment_id in ((definition.get("audience") or {}).get("segments") or ()):
+            return f"campaign {campaign_id} ({name})"
+    return None
 
 
 def _record_version(session: Session, campaign: Campaign, actor: str) -> None:

@@ -297,6 +297,7 @@ def facts_for(
         event.occurred_at,
         timezone,
         with_tags=any(rule.needs_tags for rule in candidates),
+        with_segments=any(rule.needs_segments for rule in candidates),
         purchase_minor=purchase_minor,
     )
     if event.basket is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.money import format_minor, to_minor
 from members.models import Member, MemberTag
+from members.segments import member_segment_ids
 from rewards import rules
 from rewards.planning import Basket
 
@@ -81,8 +82,10 @@ def profile_facts(
     at: datetime,
     timezone: str,
     tags: list[str] | None = None,
+    segments: list[int] | None = None,
 ) -> dict[str, Any]:
-    """The member facts from profile values as they stood at `at`."""
+    """The member facts from profile values as they stood at `at`; tags and segments only
+    when given (read only for campaigns that need them)."""
     zone = ZoneInfo(timezone)
     enrolled_on = enrolled_at.astimezone(zone).date()
     facts: dict[str, Any] = {
@@ -95,6 +98,8 @@ def profile_facts(
     }
     if tags is not None:
         facts["member.tags"] = sorted(tags)
+    if segments is not None:
+        facts["member.segments"] = sorted(segments)
     return facts
 
 
@@ -109,6 +114,7 @@ def member_facts(
     timezone: str,
     *,
     with_tags: bool,
+    with_segments: bool = False,
     purchase_minor: int | None = None,
 ) -> dict[str, Any]:
     """The member's facts now; `purchase_minor` counts a sale not yet recorded (a quote)."""
@@ -133,4 +139,5 @@ def member_facts(
         at=at,
         timezone=timezone,
         tags=member_tags(session, member_id) if with_tags else None,
+        segments=member_segment_ids(session, member_id) if with_segments else None,
     )

@@ -71,6 +71,7 @@ class CampaignRule:
     budget_count: int | None
     builtin: str | None = None
     reads: frozenset[str] = frozenset()  # the facts its conditions read
+    segments: frozenset[int] | None = None  # audience: members in any of these segments
 
     @classmethod
     def compile(
@@ -107,11 +108,16 @@ class CampaignRule:
             budget_count=limits.get("budget_count"),
             builtin=builtin,
             reads=frozenset(rules.facts_in(doc.get("conditions"))),
+            segments=frozenset(audience["segments"]) if audience.get("segments") else None,
         )
 
     @property
     def needs_tags(self) -> bool:
         return self.tags is not None or "member.tags" in self.reads
+
+    @property
+    def needs_segments(self) -> bool:
+        return self.segments is not None
 
     def live_at(self, at: datetime) -> bool:
         return (self.starts_at is None or self.starts_at <= at) and (
@@ -221,7 +227,10 @@ def effect_points(effect: Effect, basket: Basket | None) -> int:
 
 
 def in_audience(rule: CampaignRule, facts: Mapping[str, Any]) -> bool:
+    """In any listed tier, in any listed segment ("member.segments") and with any listed tag."""
     if rule.tiers is not None and facts.get("member.tier") not in rule.tiers:
+        return False
+    if rule.segments is not None and not rule.segments & set(facts.get("member.segments") or ()):
         return False
     return rule.tags is None or bool(rule.tags & set(facts.get("member.tags") or ()))
 

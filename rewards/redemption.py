@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput
 from loyalty.outbox import emit
+from members.errors import MemberNotActive
+from members.models import Member
+from members.service import is_active
 from rewards import catalog, journal
 from rewards.earning import points_expiry
 from rewards.errors import (
@@ -67,6 +70,8 @@ def redeem_points(
         return first, False
     # the member's row first, as the engine takes it (member, then reward): no lock cycle
     journal.lock_member(session, member_id)
+    if not is_active(session, member_id) and session.get(Member, member_id) is not None:
+        raise MemberNotActive("A merged or erased profile cannot redeem.")
     if reward is not None:
         catalog.reserve_reward(session, reward, utcnow())
     redemption = Redemption(

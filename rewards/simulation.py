@@ -2,7 +2,8 @@
 
 Events are rebuilt from history (receipts, enrolments, birthdays, inactivity gaps, expiring
 lots, tier changes, redemptions) in the order they happened, each with the member's facts as
-they stood then (visits and spend counted from receipts; tier and tags as they are now), and
+they stood then (visits and spend counted from receipts; tier, tags and segments as they are
+now), and
 go through the same planning as the live engine, with limits and budgets counted in memory.
 """
 
@@ -24,6 +25,7 @@ from loyalty.models import OutboxMessage, Store
 from loyalty.money import from_minor
 from loyalty.settings import get_setting
 from members.models import Member, MemberTag
+from members.segments import segments_of
 from rewards import daily, history
 from rewards.campaigns import get_campaign
 from rewards.engine import compile_campaign
@@ -81,7 +83,10 @@ class Tally:
 class Profiles:
     """Members' profile values, and their visits and spend at any time, from receipts."""
 
-    def __init__(self, session: Session, member_ids: set[int], with_tags: bool) -> None:
+    def __init__(
+        self, session: Session, member_ids: set[int], with_tags: bool, with_segments: bool = False
+    ) -> None:
+        self.segments = segments_of(session, member_ids) if with_segments else None
         self.rows = {
             row.id: row
             for row in session.execute(
@@ -139,6 +144,7 @@ class Profiles:
             at=at,
             timezone=timezone,
             tags=self.tags.get(member_id, []) if self.tags is not None else None,
+            segments=self.segments.get(member_id, []) if self.segments is not None else None,
         )
 
 
@@ -319,7 +325,8 @@ def simulate(
     rule = compile_campaign(campaign)
     since = now - timedelta(days=days)
     events = history_events(session, rule, since, now, timezone)
-    profiles = Profiles(session, {e.member_id for e in events}, rule.needs_tags)
+    members = {e.member_id for e in events}
+    profiles = Profiles(session, members, rule.needs_tags, rule.needs_segments)
     limits, tally = MemoryLimits(), Tally()
     for event in events:
         if event.member_id not in profiles.rows:

@@ -71,6 +71,12 @@ def empty_database() -> None:
         for table in tables:
             conn.execute(table.delete())
         conn.execute(text("DELETE FROM tiers WHERE code <> 'member'"))
+        conn.execute(
+            text(
+                "UPDATE tiers SET name = 'Member', rank = 0, threshold_minor = 0, multiplier = 1"
+                " WHERE code = 'member'"
+            )
+        )
     restore_base_earning()
     restore_first_tier_policy()
 

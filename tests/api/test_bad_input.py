@@ -82,6 +82,12 @@ CAMPAIGN = {
     "stackable": True,
     "holdout_percent": 10,
 }
+SEGMENT_RULE = {
+    "all": [
+        {"fact": "category", "op": "contains", "value": "coffee"},
+        {"fact": "recency_days", "op": "lte", "value": 30},
+    ]
+}
 ENDPOINTS = {
     "token": Endpoint(
         "POST",
@@ -320,6 +326,68 @@ ENDPOINTS = {
         "BKK01",
         {k: v for k, v in RECEIPT.items() if k not in ("external_id", "type")},
         "total",
+    ),
+    "merge": Endpoint(
+        "POST",
+        f"{M}/merge",
+        "/api/v1/members/{member}/merge",
+        "admin",
+        {"from_member_id": "<other>", "reason": "duplicate enrolment"},
+        "from_member_id",
+    ),
+    "erase": Endpoint(
+        "POST",
+        f"{M}/erase",
+        "/api/v1/members/{member}/erase",
+        "admin",
+        {"reason": "the member asked to be forgotten"},
+        "reason",
+    ),
+    "segment-create": Endpoint(
+        "POST",
+        "/api/v1/segments",
+        "/api/v1/segments",
+        "marketer",
+        {"name": "Coffee lovers", "rule": SEGMENT_RULE},
+        "name",
+    ),
+    "segment-preview": Endpoint(
+        "POST",
+        "/api/v1/segments/preview",
+        "/api/v1/segments/preview",
+        "marketer",
+        {"rule": SEGMENT_RULE},
+        "rule",
+    ),
+    "segment-delete": Endpoint(
+        "DELETE",
+        "/api/v1/segments/<int:segment_id>",
+        "/api/v1/segments/{max_id}",
+        "marketer",
+        None,
+    ),
+    "tiers-put": Endpoint(
+        "PUT",
+        "/api/v1/tiers",
+        "/api/v1/tiers",
+        "admin",
+        {
+            "basis": "spend",
+            "window": {"type": "rolling", "months": 12},
+            "downgrade": "period_end",
+            "tiers": [
+                {"code": "member", "name": "Member", "threshold": "0", "multiplier": "1"},
+                {"code": "silver", "threshold": "10000.00", "multiplier": "1.25"},
+                {
+                    "code": "gold",
+                    "name": "Gold",
+                    "threshold": "50000.00",
+                    "multiplier": 2,
+                    "privileges": ["Free parking"],
+                },
+            ],
+        },
+        "basis",
     ),
 }
 
@@ -595,6 +663,22 @@ SPECIFIC = [
     at_path("template-put", "a code in capitals", "/api/v1/message-templates/Welcome", 422, "code"),
     at_path("template-put", "a code of 65", f"/api/v1/message-templates/{'x' * 65}", 422, "code"),
     at_path("template-put", "a NUL in the code", "/api/v1/message-templates/a%00", 422, "code"),
+    bad("merge", "a member id as a string", "from_member_id", from_member_id="1"),
+    bad("merge", "a member id of 0", "from_member_id", from_member_id=0),
+    bad("merge", "a member id beyond 64 bits", "from_member_id", from_member_id=2**64),
+    bad("merge", "a member id of 2^63", "from_member_id", from_member_id=MAX_ID + 1),
+    bad("merge", "an unknown member to merge", "from_member_id", from_member_id=MAX_ID),
+    bad("merge", "the member into itself", None, 409, from_member_id="<member>"),
+    bad("merge", "a blank reason", "reason", reason="   "),
+    bad("merge", "no reason", "reason", reason=DROP),
+    bad("merge", "a reason as a number", "reason", reason=42),
+    at_path("merge", "an unknown member", "/api/v1/members/{max_id}/merge"),
+    at_path("merge", "an id beyond 64 bits", "/api/v1/members/{past_max}/merge"),
+    bad("erase", "a blank reason", "reason", reason="   "),
+    bad("erase", "a reason of 301 characters", "reason", reason="r" * 301),
+    bad("erase", "a reason as a number", "reason", reason=42),
+    at_path("erase", "an unknown member", "/api/v1/members/{max_id}/erase"),
+    at_path("erase", "an id beyond 64 bits", "/api/v1/members/{past_max}/erase"),
 ]
 
 
@@ -825,12 +909,189 @@ CAMPAIGN_CASES = [
 ]
 
 
+TIERS = "tiers-put"
+
+
+def rung(index: int, label: str, field: str, **changes: Any) -> Case:
+    """The valid ladder with one tier changed (DROP removes a field)."""
+    tiers = [dict(t) for t in (ENDPOINTS[TIERS].valid or {})["tiers"]]
+    for key, value in changes.items():
+        if value is DROP:
+            tiers[index].pop(key, None)
+        else:
+            tiers[index][key] = value
+    return bad(TIERS, label, f"tiers.{index}.{field}", tiers=tiers)
+
+
+def steps(*pairs: tuple[str, str]) -> list[dict]:
+    """A ladder of (code, threshold) steps."""
+    return [{"code": code, "threshold": threshold} for code, threshold in pairs]
+
+
+ROLLING = "rolling"
+TIER_CASES = [
+    bad(TIERS, "an unknown basis", "basis", basis="visits"),
+    bad(TIERS, "a basis in capitals", "basis", basis="SPEND"),
+    bad(TIERS, "a weekly window", "window.type", window={"type": "weekly"}),
+    bad(TIERS, "a rolling window without months", "window.months", window={"type": ROLLING}),
+    bad(TIERS, "a window of 0 months", "window.months", window={"type": ROLLING, "months": 0}),
+    bad(TIERS, "a window of 37 months", "window.months", window={"type": ROLLING, "months": 37}),
+    bad(TIERS, "months as a string", "window.months", window={"type": ROLLING, "months": "12"}),
+    bad(TIERS, "months as a float", "window.months", window={"type": ROLLING, "months": 12.5}),
+    bad(
+        TIERS,
+        "months in a calendar year",
+        "window.months",
+        window={"type": "calendar_year", "months": 12},
+    ),
+    bad(TIERS, "a window as a string", "window", window="rolling"),
+    bad(TIERS, "no window", "window", window=DROP),
+    bad(
+        TIERS,
+        "an unknown window field",
+        "window.days",
+        window={"type": ROLLING, "months": 12, "days": 1},
+    ),
+    bad(TIERS, "an unknown downgrade", "downgrade", downgrade="never"),
+    bad(TIERS, "no tiers", "tiers", tiers=[]),
+    bad(TIERS, "no tiers field", "tiers", tiers=DROP),
+    bad(TIERS, "21 tiers", "tiers", tiers=steps(*((f"t{n}", f"{n}") for n in range(21)))),
+    bad(TIERS, "tiers as an object", "tiers", tiers={"code": "member", "threshold": "0"}),
+    bad(TIERS, "a tier as a string", "tiers.1", tiers=[{"code": "member", "threshold": "0"}, "x"]),
+    rung(1, "a threshold as a number", "threshold", threshold=10000),
+    rung(1, "a threshold as a float", "threshold", threshold=10000.5),
+    rung(1, "a negative threshold", "threshold", threshold="-1.00"),
+    rung(1, "a threshold of three places", "threshold", threshold="10000.001"),
+    rung(1, "a threshold with an exponent", "threshold", threshold="1e5"),
+    rung(1, "a threshold of NaN", "threshold", threshold="NaN"),
+    rung(1, "a threshold of 11 digits", "threshold", threshold="10000000000"),
+    rung(1, "a tier without a threshold", "threshold", threshold=DROP),
+    rung(1, "a multiplier below 1", "multiplier", multiplier="0.5"),
+    rung(1, "a multiplier of 11", "multiplier", multiplier=11),
+    rung(1, "a multiplier as a float", "multiplier", multiplier=1.5),
+    rung(1, "a multiplier of four places", "multiplier", multiplier="1.2345"),
+    rung(1, "true for a multiplier", "multiplier", multiplier=True),
+    rung(1, "a multiplier in words", "multiplier", multiplier="double"),
+    rung(1, "a code in capitals", "code", code="Silver"),
+    rung(1, "a code with a space", "code", code="big spender"),
+    rung(1, "a code of 33", "code", code="s" * 33),
+    rung(1, "an empty code", "code", code=""),
+    rung(1, "a tier without a code", "code", code=DROP),
+    rung(1, "a blank name", "name", name="   "),
+    rung(1, "a name of 101", "name", name="n" * 101),
+    rung(2, "privileges as a string", "privileges", privileges="Free parking"),
+    rung(2, "an empty privilege", "privileges", privileges=[""]),
+    rung(2, "a privilege of 201", "privileges", privileges=["p" * 201]),
+    rung(2, "21 privileges", "privileges", privileges=["p"] * 21),
+    rung(2, "an unknown tier field", "colour", colour="gold"),
+    bad(TIERS, "a first tier that is not member", "tiers.0.code", tiers=steps(("basic", "0"))),
+    bad(TIERS, "one code twice", "tiers", tiers=steps(("member", "0"), ("member", "5.00"))),
+    bad(
+        TIERS,
+        "thresholds out of order",
+        "tiers",
+        tiers=steps(("member", "0"), ("gold", "500.00"), ("silver", "100.00")),
+    ),
+    bad(TIERS, "two tiers at one threshold", "tiers", tiers=steps(("member", "0"), ("a", "0"))),
+    bad(TIERS, "a first tier above 0", "tiers.0.threshold", tiers=steps(("member", "1.00"))),
+    bad(
+        TIERS,
+        "a points threshold with cents",
+        "tiers",
+        basis="points",
+        tiers=steps(("member", "0"), ("vip", "100.50")),
+    ),
+]
+
+
+def seg(label: str, field: str, rule: Any, endpoint: str = "segment-create") -> Case:
+    """A segment whose rule is this; `field` is the place in the rule that is named."""
+    return bad(endpoint, label, f"rule.{field}" if field else "rule", rule=rule)
+
+
+def seg_test(fact: Any, op: Any, value: Any) -> dict:
+    return {"fact": fact, "op": op, "value": value}
+
+
+VISITS_3 = seg_test("visits", "gte", 3)
+SEGMENT_CASES = [
+    bad("segment-create", "no name", "name", name=DROP),
+    bad("segment-create", "a blank name", "name", name="   "),
+    bad("segment-create", "a name of 201 characters", "name", name="n" * 201),
+    bad("segment-create", "a number for a name", "name", name=7),
+    bad("segment-create", "no rule", "rule", rule=DROP),
+    bad("segment-create", "a null rule", "rule", rule=None),
+    seg("a rule as a list", "", [VISITS_3]),
+    seg("a rule as a string", "", "visits >= 3"),
+    seg("an empty rule", "", {}),
+    seg("an unknown fact", "fact", seg_test("shoe_size", "eq", 42)),
+    seg("a campaign fact", "fact", seg_test("transaction.total", "gte", "100.00")),
+    seg("a fact as a number", "fact", seg_test(7, "eq", 1)),
+    seg("an unknown op", "op", seg_test("visits", "like", 3)),
+    seg("an order on a tier", "op", seg_test("tier", "gt", "gold")),
+    seg("contains on a number", "op", seg_test("visits", "contains", 3)),
+    seg("an order on tags", "op", seg_test("tags", "lt", "vip")),
+    seg("visits as a string", "value", seg_test("visits", "gte", "3")),
+    seg("visits as a float", "value", seg_test("visits", "gte", 3.5)),
+    seg("true for visits", "value", seg_test("visits", "gte", True)),
+    seg("negative recency", "value", seg_test("recency_days", "lt", -1)),
+    seg("a recency of a million days", "value", seg_test("recency_days", "lt", 10**6)),
+    seg("spend as a float", "value", seg_test("spend", "gte", 100.5)),
+    seg("spend with an exponent", "value", seg_test("spend", "gte", "1e3")),
+    seg("spend of three places", "value", seg_test("spend", "gte", "10.001")),
+    seg("spend beyond 64 bits", "value", seg_test("spend", "gte", 2**64)),
+    seg("an RFM score of 6", "value", seg_test("rfm_r", "eq", 6)),
+    seg("an unknown RFM segment", "value", seg_test("rfm_segment", "eq", "VIP")),
+    seg("P(alive) above 1", "value", seg_test("clv_p_alive", "gt", "1.5")),
+    seg("a 13th month", "value", seg_test("birthday_month", "eq", 13)),
+    seg("the 30th of February", "value", seg_test("enrolled", "gte", "2026-02-30")),
+    seg("a day-first date", "value", seg_test("enrolled", "gte", "30/01/2026")),
+    seg("an unknown consent", "value", seg_test("consent", "contains", "marketing_fax")),
+    seg("a category of 65 characters", "value", seg_test("category", "eq", "c" * 65)),
+    seg("'in' with a number", "value", seg_test("visits", "in", 3)),
+    seg("'in' with no values", "value", seg_test("tier", "in", [])),
+    seg("'in' with 101 values", "value", seg_test("visits", "in", list(range(101)))),
+    seg("'between' with three values", "value", seg_test("visits", "between", [1, 2, 3])),
+    seg("a test without a value", "", {"fact": "visits", "op": "eq"}),
+    seg("a test with an extra key", "", {**VISITS_3, "x": 1}),
+    seg("'all' of nothing", "all", {"all": []}),
+    seg("'not' of a list", "not", {"not": [VISITS_3]}),
+    seg(
+        "a wrong test deep inside",
+        "all.1.any.0.op",
+        {"all": [VISITS_3, {"any": [seg_test("tier", "lte", "gold")]}]},
+    ),
+    seg("101 tests", "", {"all": [VISITS_3] * 101}),
+    seg(
+        "nested 9 deep",
+        "not.not.not.not.not.not.not.not.not",
+        {"not": {"not": {"not": {"not": {"not": {"not": {"not": {"not": {"not": VISITS_3}}}}}}}}},
+    ),
+    seg("a NUL in a value", "value", seg_test("category", "eq", "a\x00b")),
+    bad("segment-preview", "no rule", "rule", rule=DROP),
+    bad("segment-preview", "a name", "name", name="Coffee lovers"),
+    seg("an unknown fact", "fact", seg_test("shoe_size", "eq", 42), "segment-preview"),
+    seg("an order on a tier", "op", seg_test("tier", "gt", "gold"), "segment-preview"),
+    at_path("segment-delete", "an id beyond 64 bits", "/api/v1/segments/{past_max}"),
+    at_path("segment-delete", "a negative id", "/api/v1/segments/-1"),
+    bad(
+        CREATE,
+        "an audience of an unknown segment",
+        "audience.segments",
+        audience={"segments": [MAX_ID]},
+    ),
+    bad(CREATE, "an audience of no segments", "audience.segments", audience={"segments": []}),
+    bad(CREATE, "a segment id as a string", "audience.segments", audience={"segments": ["1"]}),
+    bad(CREATE, "a segment id of 0", "audience.segments", audience={"segments": [0]}),
+]
+
+
 def all_cases() -> list[Case]:
     cases: list[Case] = []
     for name, endpoint in ENDPOINTS.items():
         more = generic_cases if endpoint.valid is not None else path_cases
         cases.extend(more(name, endpoint))
-    return cases + SPECIFIC + CAMPAIGN_CASES
+    return cases + SPECIFIC + CAMPAIGN_CASES + TIER_CASES + SEGMENT_CASES
 
 
 CASES = all_cases()
@@ -947,6 +1208,7 @@ def state(w: World) -> dict[str, Any]:
         "/api/v1/campaigns",
         f"/api/v1/campaigns/{ids['campaign']}/versions",
         f"/api/v1/campaigns/{ids['base_campaign']}/versions",
+        "/api/v1/tiers/versions",
     ]
     return {"tables": table_counts(w.app), **{path: w.ok("GET", path) for path in reads}}
 
@@ -996,7 +1258,7 @@ def test_every_write_endpoint_has_bad_input_cases(world):
 def test_the_valid_bodies_are_valid_but_for_the_broken_part(world):
     """Each valid body passes validation, so a refusal in a case is the broken part's doing."""
     checked = ("enrol", "redeem", "receipt", "reward-create", "settings", "adjust")
-    campaign = ("campaign-create", "campaign-update", "base-update", "simulate", "quote")
+    campaign = ("campaign-create", "campaign-update", "base-update", "simulate", "quote", TIERS)
     for name in (*checked, *campaign):
         endpoint = ENDPOINTS[name]
         probe = changed(name, unexpected=1)

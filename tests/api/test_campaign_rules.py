@@ -7,7 +7,6 @@ The base rule earns 1 point per 25.00, so a sale of 100.00 earns 4 before any ca
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,6 @@ from sqlalchemy import select
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members.models import Tier
 from rewards.models import Voucher
 from rewards.planning import in_holdout
 from tests.api.conftest import problem_of
@@ -205,11 +203,13 @@ def test_a_tag_given_by_a_sale_counts_from_the_next_sale(client, program, market
 
 
 def test_an_audience_of_tiers_leaves_other_tiers_out(app, client, program, marketer):
-    with app.app_context():
-        db.session.add(
-            Tier(code="gold", name="Gold", rank=1, threshold_minor=100_000, multiplier=Decimal(1))
-        )
-        db.session.commit()
+    ladder = {
+        "basis": "spend",
+        "window": {"type": "rolling", "months": 12},
+        "tiers": [{"code": "member", "threshold": "0"}, {"code": "gold", "threshold": "1000.00"}],
+    }
+    r = client.put("/api/v1/tiers", json=ladder, headers=program.headers("admin"))
+    assert r.status_code == 200, r.get_json()
     launch(client, marketer, audience={"tiers": ["gold"]}, effects=award(50))
     gold, plain = enrol(client, program), enrol(client, program)
     assert earn(client, program, gold, "1000.00") == 40  # reaches gold with this sale

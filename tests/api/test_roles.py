@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from loyalty.db import utcnow
 from tests.api.conftest import PROBLEM
 from tests.factories import Program, enrol, receipt
 
@@ -222,9 +224,50 @@ def static_file(w: World, _caller: str) -> Call:
     return Call(f"/static/{first.relative_to(folder).as_posix()}")
 
 
+def fitted_clv(w: World, _caller: str) -> Call:
+    """The lifetime value model, fitted once the member has bought on a second day."""
+    if "clv_model" not in w.ids:
+        at_ = utcnow() - timedelta(days=30)
+        sale = receipt("CLV-1", "80.00", {"member_no": w.member["member_no"]}, occurred_at=at_)
+        w.ok("POST", "/api/v1/transactions", "BKK01", json=sale)
+        fitted = w.runner.invoke(args=["clv", "fit"])
+        assert fitted.exit_code == 0, fitted.output
+        w.ids["clv_model"] = fitted.output.split()[2]
+    return Call("/api/v1/analytics/clv")
+
+
+def duplicate(w: World, caller: str) -> Call:
+    """A fresh duplicate of the world's member per caller, to merge into it."""
+    body = {"name": "Twin", "phone": f"08765400{CALLERS.index(caller):02d}"}
+    twin = w.ok("POST", "/api/v1/members", json=body)
+    path = f"/api/v1/members/{w.member['id']}/merge"
+    return Call(path, {"from_member_id": twin["id"], "reason": "duplicate enrolment"})
+
+
+def erasable(w: World, caller: str) -> Call:
+    """A fresh member per caller, to erase."""
+    body = {"name": "Leaving", "phone": f"08765500{CALLERS.index(caller):02d}"}
+    leaving = w.ok("POST", "/api/v1/members", json=body)
+    return Call(f"/api/v1/members/{leaving['id']}/erase", {"reason": "asked to be forgotten"})
+
+
 SETTINGS = {"earn_rate": {"points": 1, "amount": "25.00"}, "points_expiry": {"months": 24}}
 M = "/api/v1/members/<int:member_id>"
 C = "/api/v1/campaigns/<int:campaign_id>"
+S = "/api/v1/segments/<int:segment_id>"
+SEGMENT = {"name": "Spenders", "rule": {"fact": "spend", "op": "gte", "value": "100.00"}}
+
+
+def segment(suffix: str = "") -> Build:
+    """A fresh segment per caller, and its path."""
+
+    def build(w: World, _caller: str) -> Call:
+        made = w.ok("POST", "/api/v1/segments", json=SEGMENT)
+        return Call(f"/api/v1/segments/{made['id']}{suffix}")
+
+    return build
+
+
 MARKETING = (401, 403, 403, 403, 403, 403, 200, 200)
 PUBLIC = (200,) * 8
 
@@ -440,6 +483,62 @@ ROWS = [
         with_body("/api/v1/message-templates/welcome", TEMPLATE),
         (401, 403, 403, 403, 403, 403, 200, 200),
     ),
+    Row("GET", "/api/v1/tiers", at("/api/v1/tiers"), MARKETING),
+    Row("GET", "/api/v1/tiers/versions", at("/api/v1/tiers/versions"), MARKETING),
+    Row(
+        "PUT",
+        "/api/v1/tiers",
+        with_body(
+            "/api/v1/tiers",
+            {
+                "basis": "spend",
+                "window": {"type": "calendar_year"},
+                "tiers": [
+                    {"code": "member", "threshold": "0"},
+                    {"code": "silver", "threshold": "1000.00", "multiplier": "1.25"},
+                ],
+            },
+        ),
+        (401, 403, 403, 403, 403, 403, 403, 200),
+    ),
+    Row(
+        "GET",
+        f"{M}/metrics",
+        at("/api/v1/members/{member}/metrics"),
+        (401, 200, 404, 403, 403, 200, 200, 200),
+    ),
+    Row("GET", "/api/v1/analytics/clv", fitted_clv, MARKETING),
+    Row("GET", "/api/v1/segments", at("/api/v1/segments"), MARKETING),
+    Row(
+        "POST",
+        "/api/v1/segments",
+        with_body("/api/v1/segments", SEGMENT),
+        (401, 403, 403, 403, 403, 403, 201, 201),
+    ),
+    Row(
+        "POST",
+        "/api/v1/segments/preview",
+        with_body("/api/v1/segments/preview", {"rule": SEGMENT["rule"]}),
+        MARKETING,
+    ),
+    Row("GET", S, segment(), MARKETING),
+    Row("DELETE", S, segment(), (401, 403, 403, 403, 403, 403, 204, 204)),
+    Row("GET", f"{S}/members", segment("/members"), MARKETING),
+    Row("GET", f"{S}/export.csv", segment("/export.csv"), MARKETING),
+    Row("POST", f"{M}/merge", duplicate, (401, 403, 403, 403, 403, 403, 403, 200)),
+    Row(
+        "GET",
+        f"{M}/timeline",
+        at("/api/v1/members/{member}/timeline"),
+        (401, 200, 404, 403, 403, 200, 200, 200),
+    ),
+    Row(
+        "GET",
+        f"{M}/export",
+        at("/api/v1/members/{member}/export"),
+        (401, 200, 404, 403, 403, 403, 403, 200),
+    ),
+    Row("POST", f"{M}/erase", erasable, (401, 403, 403, 403, 403, 403, 403, 200)),
 ]
 
 

@@ -29,7 +29,9 @@ from sqlalchemy import func, select, text, update
 from loyalty.extensions import db
 from loyalty.jobs import DRAIN_JOB, EVENTS_QUEUE
 from loyalty.models import OutboxMessage
-from members.models import MemberTag, Tier
+from loyalty.money import format_minor
+from members.models import MemberTag
+from members.tier_service import set_policy
 from rewards.models import CampaignApplication, JournalEntry, PointsLot
 from tests.factories import Program, receipt
 from tests.integration.conftest import REDIS_URL, Books
@@ -227,13 +229,18 @@ def expiry_day(app: Flask, member_id: int) -> date:
     return at.astimezone(BANGKOK).date()
 
 
-def add_tier(app: Flask, code: str, threshold_minor: int, rank: int) -> None:
-    """A tier row straight in the database (the test teardown removes it again)."""
+def add_tier(app: Flask, code: str, threshold_minor: int) -> None:
+    """A tier above "member" in a new tier policy (the test teardown puts version 1 back)."""
+    document = {
+        "basis": "spend",
+        "window": {"type": "rolling", "months": 12},
+        "tiers": [
+            {"code": "member", "threshold": "0"},
+            {"code": code, "threshold": format_minor(threshold_minor)},
+        ],
+    }
     with app.app_context():
-        db.session.add(
-            Tier(code=code, name=code.title(), rank=rank, threshold_minor=threshold_minor)
-        )
-        db.session.commit()
+        set_policy(db.session, document, "test")
 
 
 def tags_of(ledger: Ledger, member_id: int) -> list[str]:
@@ -411,7 +418,7 @@ def test_points_expiring_days_before_reach_the_members_holding_them(app, stack, 
 def test_a_purchase_crossing_a_tier_threshold_emits_tier_changed_and_its_bonus(
     app, stack, program, ledger
 ):
-    add_tier(app, "silver", threshold_minor=100_000, rank=1)
+    add_tier(app, "silver", threshold_minor=100_000)
     campaign = stack.launch(
         program,
         {
@@ -539,7 +546,7 @@ def test_a_message_without_consent_is_refused_and_with_consent_queued(stack, pro
 
 
 def test_outbox_work_delivered_three_times_applies_each_effect_once(app, stack, program, ledger):
-    add_tier(app, "gold", threshold_minor=300_000, rank=1)
+    add_tier(app, "gold", threshold_minor=300_000)
     prize = reward(stack, program, "Tote bag", 30)
     stack.call(
         "PUT",

@@ -1,0 +1,187 @@
+"""Member profile store benchmarks on PostgreSQL, one part per subcommand.
+
+    python -m bench.profiles import [--limit N] [--batch 500]
+
+`import`: CDNOW_master.txt (69,659 purchases of 23,570 customers) converted to the CSV import
+format, then `flask --app wsgi import receipts … --enrol-unknown` run as an operator runs it,
+against a fresh `loyalty_bench_profiles` database migrated with `flask db upgrade` and no
+Redis (the import processes each batch in-process). Timed from the command's start to its
+exit, with every receipt recorded and processed by the engine; CPU split between the import
+process and the rest of the machine (PostgreSQL); the books checked afterwards. Prints the
+figures and writes bench/results/profiles-import-<UTC time>.json. Talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import cpu, progress, report, stack
+from pos_adapters.csv_import import COLUMNS
+
+CDNOW_MASTER = stack.ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
+IMPORT_TARGET_S = 30.0
+STORE = "CDN"
+
+
+def master_csv(source: Path, target: Path, limit: int | None = None) -> int:
+    """CDNOW master in the import's format: a receipt per purchase row, the customer id as
+    customer_ref, the day at noon program time, the amount as total and unit price."""
+    written = 0
+    with target.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for line in source.read_text().splitlines()[1:]:  # past the header
+            if limit is not None and written >= limit:
+                break
+            customer, day, _cds, amount = line.split()
+            when = f"{day[:4]}-{day[4:6]}-{day[6:]}T12:00:00"
+            written += 1
+            writer.writerow(
+                [f"CDNOW-{written}", when, customer, amount, "", "CD", "music", 1, amount]
+            )
+    return written
+
+
+def _environment(database: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "LOYALTY_REDIS_URL"}
+    env.update(
+        LOYALTY_DATABASE_URL=stack.sqlalchemy_url(database),
+        LOYALTY_SECRET_KEY="bench-profiles-secret",
+    )
+    return env
+
+
+def _flask(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=stack.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _counts(database: str) -> dict[str, int]:
+    queries = {
+        "transactions_processed": "SELECT count(*) FROM transactions WHERE status = 'processed'",
+        "transactions": "SELECT count(*) FROM transactions",
+        "members": "SELECT count(*) FROM members",
+        "member_days": "SELECT count(*) FROM member_days",
+    }
+    with psycopg.connect(stack.libpq_url(database), autocommit=True) as conn:
+        return {k: conn.execute(sql).fetchone()[0] for k, sql in queries.items()}  # type: ignore[index]
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_import(env: dict[str, str], path: Path, batch: int) -> dict[str, Any]:
+    """Run the import command once; wall time and where the CPU went."""
+    busy0, total0 = cpu.machine_cpu_s()
+    child0 = _children_cpu_s()
+    started = time.perf_counter()
+    output = _flask(
+        env, "import", "receipts", str(path), "--store", STORE, "--enrol-unknown",
+        "--batch", str(batch), timeout=3 * 3600,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    busy1, total1 = cpu.machine_cpu_s()
+    own = _children_cpu_s() - child0
+    return {
+        "seconds": round(seconds, 2),
+        "import_process_cpu_s": round(own, 2),
+        "rest_of_machine_cpu_s": round(busy1 - busy0 - own, 2),
+        "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+        "summary": [line for line in output.splitlines() if "receipts recorded" in line],
+    }
+
+
+def run_import(args: argparse.Namespace) -> dict[str, Any]:
+    stack.recreate_database(args.database)
+    env = _environment(args.database)
+    _flask(env, "db", "upgrade")
+    _flask(env, "stores", "create", STORE, "CDNOW")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cdnow_master.csv"
+        receipts = master_csv(CDNOW_MASTER, path, args.limit)
+        figures = timed_import(env, path, args.batch)
+    counts = _counts(args.database)
+    return {
+        "part": "import",
+        "options": vars(args) | {"run": None},
+        "machine": report.machine(args.database),
+        "receipts": receipts,
+        **figures,
+        "receipts_per_s": round(receipts / figures["seconds"], 1),
+        "cpu_ms_per_receipt": {
+            "import_process": round(1000 * figures["import_process_cpu_s"] / receipts, 2),
+            "rest_of_machine": round(1000 * figures["rest_of_machine_cpu_s"] / receipts, 2),
+        },
+        "counts": counts,
+        "integrity": progress.integrity(args.database),
+        "target_s": IMPORT_TARGET_S,
+    }
+
+
+def import_table(results: dict[str, Any]) -> str:
+    per = results["cpu_ms_per_receipt"]
+    bad = {k: v for k, v in results["integrity"].items() if v}
+    return "\n".join(
+        [
+            f"CDNOW master import: {results['receipts']} receipts in {results['seconds']} s "
+            f"({results['receipts_per_s']}/s; target ≤ {results['target_s']:.0f} s)",
+            f"  CPU ms per receipt: import process {per['import_process']}, "
+            f"rest of the machine (PostgreSQL) {per['rest_of_machine']}; "
+            f"machine busy {results['machine_busy_pct']}%",
+            f"  {' / '.join(results['summary'])}",
+            f"  counts: {results['counts']}",
+            f"  integrity: {bad or 'ok'}",
+        ]
+    )
+
+
+PARTS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], Callable[..., str]]] = {
+    "import": (run_import, import_table),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__)
+    parts = parser.add_subparsers(dest="part", required=True)
+    imports = parts.add_parser("import", help="time the CSV import of CDNOW_master.txt")
+    imports.add_argument("--database", default="loyalty_bench_profiles")
+    imports.add_argument("--limit", type=int, help="only the first N purchases (a quick look)")
+    imports.add_argument("--batch", type=int, default=500, help="receipts per commit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    run, table = PARTS[args.part]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    results = run(args)
+    print(table(results))
+    print(f"results: {report.write_json(results, stamp, f'profiles-{args.part}')}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Profile metrics: a member's live purchase figures, and the daily refresh of the stored
+scores (rolling spend, favourites, RFM) for every member in a few set-based statements.
+
+A purchase day is a program day with at least one sale (`member_days.purchases > 0`); its
+spend is net of refunds. Live figures are read from `members`, `member_days` and
+`member_affinities`; scores come from `member_metrics`, which `refresh_profiles` fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Float, Integer, and_, case, cast, func, literal, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from loyalty.db import UTCDateTime, is_postgres, utcnow
+from loyalty.models import Store
+from members import rfm
+from members.activity import program_day
+from members.models import Member, MemberAffinity, MemberDay, MemberMetrics
+
+TOP = 3
+
+
+@dataclass(frozen=True)
+class Favourite:
+    key: str  # the category, or the store's code
+    name: str
+    spend_minor: int
+    visits: int
+
+
+@dataclass(frozen=True)
+class ProfileMetrics:
+    """What the member's history says today, and the scores of the last refresh and fit."""
+
+    member: Member
+    today: date
+    purchase_days: int
+    spend_minor: int  # net, over the purchase days
+    spend_12m_minor: int
+    last_day: date | None
+    categories: list[Favourite]
+    stores: list[Favourite]
+    scores: MemberMetrics | None
+
+    @property
+    def recency_days(self) -> int | None:
+        return None if self.last_day is None else (self.today - self.last_day).days
+
+    @property
+    def monetary_minor(self) -> int | None:
+        """Average spend per purchase day, rounded half up to a minor unit."""
+        return _rounded_share(self.spend_minor, self.purchase_days)
+
+    @property
+    def average_basket_minor(self) -> int | None:
+        return _rounded_share(self.member.lifetime_spend_minor, self.member.visits)
+
+
+def _rounded_share(total: int, count: int) -> int | None:
+    if count <= 0:
+        return None
+    quotient, remainder = divmod(total, count)
+    return quotient + (1 if 2 * remainder >= count else 0)
+
+
+def year_before(day: date) -> date:
+    """The same calendar day a year earlier (28 February for a 29 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def profile_metrics(session: Session, member: Member, today: date) -> ProfileMetrics:
+    """The member's figures as of the program day `today` (12 months: after `year_before`)."""
+    d = MemberDay
+    in_year = case((d.day > year_before(today), d.spend_minor), else_=0)
+    days, spend, spend_12m, last_day = session.execute(
+        select(func.count(), func.sum(d.spend_minor), func.sum(in_year), func.max(d.day)).where(
+            d.member_id == member.id, d.purchases > 0, d.day <= today
+        )
+    ).one()
+    return ProfileMetrics(
+        member=member,
+        today=today,
+        purchase_days=days,
+        spend_minor=spend or 0,
+        spend_12m_minor=spend_12m or 0,
+        last_day=last_day,
+        categories=_favourite_categories(session, member.id),
+        stores=_favourite_stores(session, member.id),
+        scores=session.get(MemberMetrics, member.id),
+    )
+
+
+def _favourite_categories(session: Session, member_id: int) -> list[Favourite]:
+    a = MemberAffinity
+    rows = session.execute(
+        select(a.key, a.spend_minor, a.purchases)
+        .where(a.member_id == member_id, a.kind == "category", a.spend_minor > 0)
+        .order_by(a.spend_minor.desc(), a.key)
+        .limit(TOP)
+    )
+    return [Favourite(key, key, spend, visits) for key, spend, visits in rows]
+
+
+def _favourite_stores(session: Session, member_id: int) -> list[Favourite]:
+    a = MemberAffinity
+    store_id = cast(a.key, BigInteger)
+    rows = session.execute(
+        select(Store.code, Store.name, a.spend_minor, a.purchases)
+        .join(Store, Store.id == store_id)
+        .where(a.member_id == member_id, a.kind == "store", a.purchases > 0)
+        .order_by(a.purchases.desc(), a.spend_minor.desc(), store_id)
+        .limit(TOP)
+    )
+    return [Favourite(code, name, spend, visits) for code, name, spend, visits in rows]
+
+
+# --- the refresh -----------------------------------------------------------------------------
+
+REFRESHED = (
+    "spend_12m_minor",
+    "purchase_days",
+    "favourite_category",
+    "favourite_store_id",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_segment",
+    "refreshed_at",
+)
+
+
+def refresh_profiles(session: Session, today: date, now: datetime) -> int:
+    """Recompute every member's rolling spend, purchase days, favourites and RFM scores as of
+    the program day `today`, in one INSERT … SELECT … ON CONFLICT; commits. Returns the number
+    of members refreshed. Idempotent: a second run on the same day writes the same values.
+
+    RFM quintiles (NTILE(5)) rank only the members with a purchase day; ties are split by
+    member id, the lower id taking the lower score.
+    """
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(MemberMetrics).from_select(["member_id", *REFRESHED], _refreshed_rows(today, now))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["member_id"], set_={name: stmt.excluded[name] for name in REFRESHED}
+    )
+    session.execute(stmt)
+    count = session.scalar(select(func.count()).select_from(Member))
+    session.commit()
+    return count
+
+
+def refresh_today(session: Session, timezone: str) -> int:
+    """Periodic entry point: refresh as of today in the program's time zone."""
+    now = utcnow()
+    return refresh_profiles(session, program_day(now, timezone), now)
+
+
+def _refreshed_rows(today: date, now: datetime):
+    """One row per member: the columns of REFRESHED, after member_id."""
+    d, a = MemberDay, MemberAffinity
+    stats = (
+        select(
+            d.member_id,
+            func.sum(case((d.day > year_before(today), d.spend_minor), else_=0)).label("spend_12m"),
+            func.count().label("days"),
+            func.max(d.day).label("last_day"),
+            func.sum(d.spend_minor).label("spend"),
+        )
+        .where(d.purchases > 0, d.day <= today)
+        .group_by(d.member_id)
+        .cte("stats")
+    )
+    scored = _scored(stats)
+    category = _first(a.key.label("value"), "category", (a.spend_minor.desc(), a.key))
+    store_id = cast(a.key, BigInteger).label("value")
+    store = _first(store_id, "store", (a.purchases.desc(), a.spend_minor.desc(), store_id))
+    fm = (scored.c.r * 10 + (scored.c.f + scored.c.m) // 2).label("rfm_code")
+    return (
+        select(
+            Member.id,
+            func.coalesce(stats.c.spend_12m, 0),
+            func.coalesce(stats.c.days, 0),
+            category.c.value,
+            store.c.value,
+            scored.c.r,
+            scored.c.f,
+            scored.c.m,
+            case(rfm.segment_codes(), value=fm),
+            literal(now, UTCDateTime()),
+        )
+        .select_from(Member)
+        .outerjoin(stats, stats.c.member_id == Member.id)
+        .outerjoin(scored, scored.c.member_id == Member.id)
+        .outerjoin(category, and_(category.c.member_id == Member.id, category.c.rank == 1))
+        .outerjoin(store, and_(store.c.member_id == Member.id, store.c.rank == 1))
+        # SQLite reads "SELECT … JOIN … ON … ON CONFLICT" only with a WHERE before the upsert.
+        .where(true())
+    )
+
+
+def _scored(stats):
+    """R, F and M quintiles over the members with purchase days."""
+    average = cast(stats.c.spend, Float(53)) / cast(stats.c.days, Float(53))
+
+    def quintile(*order):
+        return func.ntile(5, type_=Integer).over(order_by=(*order, stats.c.member_id))
+
+    return select(
+        stats.c.member_id,
+        quintile(stats.c.last_day).label("r"),
+        quintile(stats.c.days).label("f"),
+        quintile(average).label("m"),
+    ).cte("scored")
+
+
+def _first(value, kind: str, order):
+    """Each member's top category or store affinity (rank 1) by `order`."""
+    a = MemberAffinity
+    positive = a.spend_minor > 0 if kind == "category" else a.purchases > 0
+    rank = func.row_number().over(partition_by=a.member_id, order_by=order).label("rank")
+    return select(a.member_id, value, rank).where(a.kind == kind, positive).subquery()
