@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -171,12 +171,16 @@ def _tag(session: Session, member_id: int, tag: str) -> None:
         session.flush()
 
 
+Credit = tuple[dict[str, Any], journal.Entry]  # the result to name the entry in, the entry
+
+
 def _apply_effects(
     session: Session, event: Event, outcome: Outcome, settings: EngineSettings
-) -> list[dict[str, Any]]:
-    """Post the outcome's effects in order; a message sees what the effects before it gave
-    (points, the voucher) and the event's facts, as template variables."""
-    rule, results = outcome.rule, []
+) -> tuple[list[dict[str, Any]], list[Credit]]:
+    """Apply the outcome's effects in order, except points, which are returned to be posted
+    together; a message sees what the effects before it gave (points, the voucher) and the
+    event's facts, as template variables."""
+    rule, results, credits = outcome.rule, [], []
     context: dict[str, Any] = {
         "campaign": rule.name,
         "points": outcome.points,
@@ -196,8 +200,8 @@ def _apply_effects(
                 description=rule.name,
                 rule=f"campaign:{rule.id}:v{rule.version}",
             )
-            expires_at = points_expiry(session, event.occurred_at, settings.timezone)
-            result.update(points=points, entry_id=journal.credit(session, spec, expires_at).id)
+            result["points"] = points
+            credits.append((result, spec))
         elif effect.type == "issue_reward":
             assert effect.reward_id is not None
             voucher = redemption.grant_reward(
@@ -230,23 +234,27 @@ def _apply_effects(
         else:
             result["points"] = 0
         results.append(result)
-    return results
+    return results, credits
 
 
-def _application(event: Event, outcome: Outcome, facts: dict[str, Any]) -> CampaignApplication:
-    return CampaignApplication(
-        campaign_id=outcome.rule.id,
-        version=outcome.rule.version,
-        event_key=event.key,
-        member_id=event.member_id,
-        group=outcome.group,
-        occurred_at=event.occurred_at,
-        transaction_id=event.transaction_id,
-        points=0,
-        points_issued=0,
-        member_facts={k: v for k, v in facts.items() if k.startswith("member.")},
-        results=[],
-    )
+def _application(
+    event: Event, outcome: Outcome, facts: dict[str, Any], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    points = outcome.points if outcome.group == "treated" else 0
+    return {
+        "campaign_id": outcome.rule.id,
+        "version": outcome.rule.version,
+        "event_key": event.key,
+        "member_id": event.member_id,
+        "group": outcome.group,
+        "occurred_at": event.occurred_at,
+        "transaction_id": event.transaction_id,
+        "points": points,
+        "points_issued": points,
+        "member_facts": {k: v for k, v in facts.items() if k.startswith("member.")},
+        "results": results,
+        "created_at": utcnow(),
+    }
 
 
 def apply_outcomes(
@@ -257,17 +265,25 @@ def apply_outcomes(
     settings: EngineSettings,
 ) -> int:
     """Write what the plan decided; returns the points given. A campaign whose budget ran out
-    between planning and now is left out."""
-    given = 0
+    between planning and now is left out. All the event's campaign points are posted with one
+    balance update and one insert per table (journal.credit_many)."""
+    given, rows, credits = 0, [], []
     for outcome in outcomes:
-        application = _application(event, outcome, facts)
+        results: list[dict[str, Any]] = []
         if outcome.group == "treated":
             if not _take_budget(session, outcome.rule, outcome.points):
                 continue
-            application.results = _apply_effects(session, event, outcome, settings)
-            application.points = application.points_issued = outcome.points
+            results, owed = _apply_effects(session, event, outcome, settings)
+            credits.extend(owed)
             given += outcome.points
-        session.add(application)
+        rows.append(_application(event, outcome, facts, results))
+    if credits:
+        expires_at = points_expiry(session, event.occurred_at, settings.timezone)
+        ids = journal.credit_many(session, [spec for _result, spec in credits], expires_at)
+        for (result, _spec), entry_id in zip(credits, ids, strict=True):
+            result["entry_id"] = entry_id
+    if rows:
+        session.execute(insert(CampaignApplication), rows)
     return given
 
 
