@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, per_transaction, utcnow
@@ -112,31 +113,56 @@ def live_program(session: Session) -> Program:
 
 
 class DbLimits:
-    """Limits as the database holds them (read under the member's row lock)."""
+    """Limits as the database holds them (read under the member's row lock), for one event:
+    the member's applications of the limited campaigns and the budgets are each read once."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, member_id: int, candidates: list[CampaignRule]) -> None:
         self.session = session
+        self.member_id = member_id
+        self.candidates = candidates
+        self._applied: dict[int, list[datetime]] | None = None
+        self._budgets: dict[int, tuple[int, int]] | None = None
+
+    def _applications(self) -> dict[int, list[datetime]]:
+        if self._applied is None:
+            limited = [rule.id for rule in self.candidates if rule.per_member is not None]
+            self._applied = {campaign_id: [] for campaign_id in limited}
+            rows = self.session.execute(
+                select(CampaignApplication.campaign_id, CampaignApplication.occurred_at).where(
+                    CampaignApplication.member_id == self.member_id,
+                    CampaignApplication.campaign_id.in_(limited),
+                    CampaignApplication.group == "treated",
+                )
+            )
+            for campaign_id, at in rows:
+                self._applied[campaign_id].append(at)
+        return self._applied
 
     def used_by_member(
         self, rule: CampaignRule, member_id: int, period: tuple[datetime, datetime] | None
     ) -> int:
-        stmt = select(func.count()).where(
-            CampaignApplication.campaign_id == rule.id,
-            CampaignApplication.member_id == member_id,
-            CampaignApplication.group == "treated",
-        )
-        if period is not None:
-            stmt = stmt.where(
-                CampaignApplication.occurred_at >= period[0],
-                CampaignApplication.occurred_at < period[1],
-            )
-        return int(self.session.scalar(stmt) or 0)
+        assert member_id == self.member_id
+        times = self._applications().get(rule.id, [])
+        if period is None:
+            return len(times)
+        return sum(1 for at in times if period[0] <= at < period[1])
 
     def budget_used(self, rule: CampaignRule) -> tuple[int, int]:
-        row = self.session.execute(
-            select(Campaign.points_issued, Campaign.applications).where(Campaign.id == rule.id)
-        ).one()
-        return int(row.points_issued), int(row.applications)
+        if self._budgets is None:
+            budgeted = [
+                r.id
+                for r in self.candidates
+                if r.budget_points is not None or r.budget_count is not None
+            ]
+            rows = self.session.execute(
+                select(Campaign.id, Campaign.points_issued, Campaign.applications).where(
+                    Campaign.id.in_(budgeted)
+                )
+            )
+            self._budgets = {
+                row.id: (int(row.points_issued), int(row.applications)) for row in rows
+            }
+        return self._budgets[rule.id]
 
 
 def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
@@ -159,16 +185,12 @@ def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
     return bool(session.execute(stmt).rowcount)
 
 
-def _tag(session: Session, member_id: int, tag: str) -> None:
-    if is_postgres(session):
-        session.execute(
-            pg_insert(MemberTag)
-            .values(member_id=member_id, tag=tag, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-    elif session.get(MemberTag, (member_id, tag)) is None:
-        session.add(MemberTag(member_id=member_id, tag=tag))
-        session.flush()
+def _tag(session: Session, member_id: int, tags: set[str]) -> None:
+    """Put tags on the member (one statement; tags already there stay as they are)."""
+    insert_for = pg_insert if is_postgres(session) else sqlite_insert
+    now = utcnow()
+    rows = [{"member_id": member_id, "tag": tag, "created_at": now} for tag in sorted(tags)]
+    session.execute(insert_for(MemberTag.__table__).on_conflict_do_nothing(), rows)
 
 
 Credit = tuple[dict[str, Any], journal.Entry]  # the result to name the entry in, the entry
@@ -229,7 +251,7 @@ def _apply_effects(
             result.update(status=sent.status, reason=sent.reason, message_id=sent.message_id)
         elif effect.type == "tag_member":
             assert effect.tag is not None
-            _tag(session, event.member_id, effect.tag)
+            _tag(session, event.member_id, {effect.tag})
             result["tag"] = effect.tag
         else:
             result["points"] = 0
@@ -283,7 +305,7 @@ def apply_outcomes(
         for (result, _spec), entry_id in zip(credits, ids, strict=True):
             result["entry_id"] = entry_id
     if rows:
-        session.execute(insert(CampaignApplication), rows)
+        session.execute(insert(CampaignApplication.__table__), rows)
     return given
 
 
@@ -341,7 +363,9 @@ def handle_event(session: Session, event: Event, settings: EngineSettings) -> in
         return 0
     journal.lock_member(session, event.member_id)
     facts = facts_for(session, event, candidates, settings.timezone)
-    outcomes = plan(candidates, event, facts, DbLimits(session), settings.timezone)
+    outcomes = plan(
+        candidates, event, facts, DbLimits(session, event.member_id, candidates), settings.timezone
+    )
     return apply_outcomes(session, event, outcomes, facts, settings)
 
 
@@ -366,7 +390,13 @@ def handle_sale(
     bonus = 0
     if candidates:
         event = replace(event, basket=replace(event.basket, base_points=base))
-        outcomes = plan(candidates, event, facts, DbLimits(session), settings.timezone)
+        outcomes = plan(
+            candidates,
+            event,
+            facts,
+            DbLimits(session, event.member_id, candidates),
+            settings.timezone,
+        )
         bonus = apply_outcomes(session, event, outcomes, facts, settings)
     return SaleResult(base, bonus, program.base.version if program.base else None)
 
@@ -397,7 +427,9 @@ def quote_sale(session: Session, event: Event, timezone: str) -> Quote:
     base = base_points(event.basket.total_minor, event.basket.basis)
     base = base if base_applies(program, facts) else 0
     event = replace(event, basket=replace(event.basket, base_points=base))
-    outcomes = plan(candidates, event, facts, DbLimits(session), timezone)
+    outcomes = plan(
+        candidates, event, facts, DbLimits(session, event.member_id, candidates), timezone
+    )
     return Quote(base, outcomes)
 
 

@@ -118,11 +118,14 @@ def credit_many(session: Session, specs: list[Entry], expires_at: datetime) -> l
         rows.append(_entry_row(spec, spec.points, balance, now))
     ids = list(
         session.scalars(
-            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True), rows
+            insert(JournalEntry.__table__).returning(
+                JournalEntry.__table__.c.id, sort_by_parameter_order=True
+            ),
+            rows,
         )
     )
     session.execute(
-        insert(Posting),
+        insert(Posting.__table__),
         [
             posting
             for entry_id, spec in zip(ids, specs, strict=True)
@@ -157,7 +160,7 @@ def credit_many(session: Session, specs: list[Entry], expires_at: datetime) -> l
                 }
             )
     if lot_rows:
-        session.execute(insert(PointsLot), lot_rows)
+        session.execute(insert(PointsLot.__table__), lot_rows)
     return ids
 
 
