@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, per_transaction, utcnow
@@ -112,31 +113,56 @@ def live_program(session: Session) -> Program:
 
 
 class DbLimits:
-    """Limits as the database holds them (read under the member's row lock)."""
+    """Limits as the database holds them (read under the member's row lock), for one event:
+    the member's applications of the limited campaigns and the budgets are each read once."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, member_id: int, candidates: list[CampaignRule]) -> None:
         self.session = session
+        self.member_id = member_id
+        self.candidates = candidates
+        self._applied: dict[int, list[datetime]] | None = None
+        self._budgets: dict[int, tuple[int, int]] | None = None
+
+    def _applications(self) -> dict[int, list[datetime]]:
+        if self._applied is None:
+            limited = [rule.id for rule in self.candidates if rule.per_member is not None]
+            self._applied = {campaign_id: [] for campaign_id in limited}
+            rows = self.session.execute(
+                select(CampaignApplication.campaign_id, CampaignApplication.occurred_at).where(
+                    CampaignApplication.member_id == self.member_id,
+                    CampaignApplication.campaign_id.in_(limited),
+                    CampaignApplication.group == "treated",
+                )
+            )
+            for campaign_id, at in rows:
+                self._applied[campaign_id].append(at)
+        return self._applied
 
     def used_by_member(
         self, rule: CampaignRule, member_id: int, period: tuple[datetime, datetime] | None
     ) -> int:
-        stmt = select(func.count()).where(
-            CampaignApplication.campaign_id == rule.id,
-            CampaignApplication.member_id == member_id,
-            CampaignApplication.group == "treated",
-        )
-        if period is not None:
-            stmt = stmt.where(
-                CampaignApplication.occurred_at >= period[0],
-                CampaignApplication.occurred_at < period[1],
-            )
-        return int(self.session.scalar(stmt) or 0)
+        assert member_id == self.member_id
+        times = self._applications().get(rule.id, [])
+        if period is None:
+            return len(times)
+        return sum(1 for at in times if period[0] <= at < period[1])
 
     def budget_used(self, rule: CampaignRule) -> tuple[int, int]:
-        row = self.session.execute(
-            select(Campaign.points_issued, Campaign.applications).where(Campaign.id == rule.id)
-        ).one()
-        return int(row.points_issued), int(row.applications)
+        if self._budgets is None:
+            budgeted = [
+                r.id
+                for r in self.candidates
+                if r.budget_points is not None or r.budget_count is not None
+            ]
+            rows = self.session.execute(
+                select(Campaign.id, Campaign.points_issued, Campaign.applications).where(
+                    Campaign.id.in_(budgeted)
+                )
+            )
+            self._budgets = {
+                row.id: (int(row.points_issued), int(row.applications)) for row in rows
+            }
+        return self._budgets[rule.id]
 
 
 def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
@@ -159,24 +185,24 @@ def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
     return bool(session.execute(stmt).rowcount)
 
 
-def _tag(session: Session, member_id: int, tag: str) -> None:
-    if is_postgres(session):
-        session.execute(
-            pg_insert(MemberTag)
-            .values(member_id=member_id, tag=tag, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-    elif session.get(MemberTag, (member_id, tag)) is None:
-        session.add(MemberTag(member_id=member_id, tag=tag))
-        session.flush()
+def _tag(session: Session, member_id: int, tags: set[str]) -> None:
+    """Put tags on the member (one statement; tags already there stay as they are)."""
+    insert_for = pg_insert if is_postgres(session) else sqlite_insert
+    now = utcnow()
+    rows = [{"member_id": member_id, "tag": tag, "created_at": now} for tag in sorted(tags)]
+    session.execute(insert_for(MemberTag.__table__).on_conflict_do_nothing(), rows)
+
+
+Credit = tuple[dict[str, Any], journal.Entry]  # the result to name the entry in, the entry
 
 
 def _apply_effects(
     session: Session, event: Event, outcome: Outcome, settings: EngineSettings
-) -> list[dict[str, Any]]:
-    """Post the outcome's effects in order; a message sees what the effects before it gave
-    (points, the voucher) and the event's facts, as template variables."""
-    rule, results = outcome.rule, []
+) -> tuple[list[dict[str, Any]], list[Credit]]:
+    """Apply the outcome's effects in order, except points, which are returned to be posted
+    together; a message sees what the effects before it gave (points, the voucher) and the
+    event's facts, as template variables."""
+    rule, results, credits = outcome.rule, [], []
     context: dict[str, Any] = {
         "campaign": rule.name,
         "points": outcome.points,
@@ -196,8 +222,8 @@ def _apply_effects(
                 description=rule.name,
                 rule=f"campaign:{rule.id}:v{rule.version}",
             )
-            expires_at = points_expiry(session, event.occurred_at, settings.timezone)
-            result.update(points=points, entry_id=journal.credit(session, spec, expires_at).id)
+            result["points"] = points
+            credits.append((result, spec))
         elif effect.type == "issue_reward":
             assert effect.reward_id is not None
             voucher = redemption.grant_reward(
@@ -225,28 +251,32 @@ def _apply_effects(
             result.update(status=sent.status, reason=sent.reason, message_id=sent.message_id)
         elif effect.type == "tag_member":
             assert effect.tag is not None
-            _tag(session, event.member_id, effect.tag)
+            _tag(session, event.member_id, {effect.tag})
             result["tag"] = effect.tag
         else:
             result["points"] = 0
         results.append(result)
-    return results
+    return results, credits
 
 
-def _application(event: Event, outcome: Outcome, facts: dict[str, Any]) -> CampaignApplication:
-    return CampaignApplication(
-        campaign_id=outcome.rule.id,
-        version=outcome.rule.version,
-        event_key=event.key,
-        member_id=event.member_id,
-        group=outcome.group,
-        occurred_at=event.occurred_at,
-        transaction_id=event.transaction_id,
-        points=0,
-        points_issued=0,
-        member_facts={k: v for k, v in facts.items() if k.startswith("member.")},
-        results=[],
-    )
+def _application(
+    event: Event, outcome: Outcome, facts: dict[str, Any], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    points = outcome.points if outcome.group == "treated" else 0
+    return {
+        "campaign_id": outcome.rule.id,
+        "version": outcome.rule.version,
+        "event_key": event.key,
+        "member_id": event.member_id,
+        "group": outcome.group,
+        "occurred_at": event.occurred_at,
+        "transaction_id": event.transaction_id,
+        "points": points,
+        "points_issued": points,
+        "member_facts": {k: v for k, v in facts.items() if k.startswith("member.")},
+        "results": results,
+        "created_at": utcnow(),
+    }
 
 
 def apply_outcomes(
@@ -257,17 +287,25 @@ def apply_outcomes(
     settings: EngineSettings,
 ) -> int:
     """Write what the plan decided; returns the points given. A campaign whose budget ran out
-    between planning and now is left out."""
-    given = 0
+    between planning and now is left out. All the event's campaign points are posted with one
+    balance update and one insert per table (journal.credit_many)."""
+    given, rows, credits = 0, [], []
     for outcome in outcomes:
-        application = _application(event, outcome, facts)
+        results: list[dict[str, Any]] = []
         if outcome.group == "treated":
             if not _take_budget(session, outcome.rule, outcome.points):
                 continue
-            application.results = _apply_effects(session, event, outcome, settings)
-            application.points = application.points_issued = outcome.points
+            results, owed = _apply_effects(session, event, outcome, settings)
+            credits.extend(owed)
             given += outcome.points
-        session.add(application)
+        rows.append(_application(event, outcome, facts, results))
+    if credits:
+        expires_at = points_expiry(session, event.occurred_at, settings.timezone)
+        ids = journal.credit_many(session, [spec for _result, spec in credits], expires_at)
+        for (result, _spec), entry_id in zip(credits, ids, strict=True):
+            result["entry_id"] = entry_id
+    if rows:
+        session.execute(insert(CampaignApplication.__table__), rows)
     return given
 
 
@@ -326,7 +364,9 @@ def handle_event(session: Session, event: Event, settings: EngineSettings) -> in
         return 0
     journal.lock_member(session, event.member_id)
     facts = facts_for(session, event, candidates, settings.timezone)
-    outcomes = plan(candidates, event, facts, DbLimits(session), settings.timezone)
+    outcomes = plan(
+        candidates, event, facts, DbLimits(session, event.member_id, candidates), settings.timezone
+    )
     return apply_outcomes(session, event, outcomes, facts, settings)
 
 
@@ -351,7 +391,13 @@ def handle_sale(
     bonus = 0
     if candidates:
         event = replace(event, basket=replace(event.basket, base_points=base))
-        outcomes = plan(candidates, event, facts, DbLimits(session), settings.timezone)
+        outcomes = plan(
+            candidates,
+            event,
+            facts,
+            DbLimits(session, event.member_id, candidates),
+            settings.timezone,
+        )
         bonus = apply_outcomes(session, event, outcomes, facts, settings)
     return SaleResult(base, bonus, program.base.version if program.base else None)
 
@@ -382,7 +428,9 @@ def quote_sale(session: Session, event: Event, timezone: str) -> Quote:
     base = base_points(event.basket.total_minor, event.basket.basis)
     base = base if base_applies(program, facts) else 0
     event = replace(event, basket=replace(event.basket, base_points=base))
-    outcomes = plan(candidates, event, facts, DbLimits(session), timezone)
+    outcomes = plan(
+        candidates, event, facts, DbLimits(session, event.member_id, candidates), timezone
+    )
     return Quote(base, outcomes)
 
 

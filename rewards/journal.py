@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
@@ -64,21 +64,7 @@ def _move_balance(session: Session, member_id: int, delta: int, floor: int | Non
 
 
 def _record(session: Session, spec: Entry, signed: int, balance_after: int) -> JournalEntry:
-    entry = JournalEntry(
-        idempotency_key=spec.key,
-        kind=spec.kind,
-        member_id=spec.member_id,
-        points=signed,
-        balance_after=balance_after,
-        occurred_at=spec.occurred_at or utcnow(),
-        description=spec.description,
-        cause_type=spec.cause_type,
-        cause_id=spec.cause_id,
-        rule=spec.rule,
-        store_id=spec.store_id,
-        terminal_id=spec.terminal_id,
-        staff_user_id=spec.staff_user_id,
-    )
+    entry = JournalEntry(**_entry_row(spec, signed, balance_after, utcnow()))
     session.add(entry)
     session.flush()
     session.add_all(
@@ -113,6 +99,87 @@ def credit(
         )
         session.add(lot)
     return entry
+
+
+def credit_many(session: Session, specs: list[Entry], expires_at: datetime) -> list[int]:
+    """Add several credits to one member at once (a campaign batch): one balance update and one
+    insert per table, in the order given; returns the entry ids. Same rules as `credit`."""
+    if not specs:
+        return []
+    member_id = specs[0].member_id
+    assert all(spec.member_id == member_id and spec.points > 0 for spec in specs)
+    total = sum(spec.points for spec in specs)
+    final = _move_balance(session, member_id, total, None)
+    if final is None:
+        raise UnknownMember(f"No member {member_id}.")
+    now, balance, rows = utcnow(), final - total, []
+    for spec in specs:
+        balance += spec.points
+        rows.append(_entry_row(spec, spec.points, balance, now))
+    ids = list(
+        session.scalars(
+            insert(JournalEntry.__table__).returning(
+                JournalEntry.__table__.c.id, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+    )
+    session.execute(
+        insert(Posting.__table__),
+        [
+            posting
+            for entry_id, spec in zip(ids, specs, strict=True)
+            for posting in (
+                {
+                    "entry_id": entry_id,
+                    "account": "member",
+                    "member_id": member_id,
+                    "points": spec.points,
+                },
+                {
+                    "entry_id": entry_id,
+                    "account": spec.account,
+                    "member_id": None,
+                    "points": -spec.points,
+                },
+            )
+        ],
+    )
+    lot_rows = []
+    for entry_id, row in zip(ids, rows, strict=True):
+        share = lots.lot_share_of_credit(row["points"], row["balance_after"])
+        if share > 0:
+            lot_rows.append(
+                {
+                    "member_id": member_id,
+                    "entry_id": entry_id,
+                    "points": share,
+                    "remaining": share,
+                    "earned_at": row["occurred_at"],
+                    "expires_at": expires_at,
+                }
+            )
+    if lot_rows:
+        session.execute(insert(PointsLot.__table__), lot_rows)
+    return ids
+
+
+def _entry_row(spec: Entry, signed: int, balance_after: int, now: datetime) -> dict:
+    return {
+        "idempotency_key": spec.key,
+        "kind": spec.kind,
+        "member_id": spec.member_id,
+        "points": signed,
+        "balance_after": balance_after,
+        "occurred_at": spec.occurred_at or now,
+        "description": spec.description,
+        "cause_type": spec.cause_type,
+        "cause_id": spec.cause_id,
+        "rule": spec.rule,
+        "store_id": spec.store_id,
+        "terminal_id": spec.terminal_id,
+        "staff_user_id": spec.staff_user_id,
+    }
 
 
 def _restore_lots(session: Session, entry_id: int, debit_entry_id: int, amount: int) -> int:
