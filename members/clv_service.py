@@ -100,7 +100,7 @@ def _window(start: date | None, end: date) -> list:
 
 def _chunks(session: Session, stmt) -> Iterator[tuple[NDArray[np.int64], ...]]:
     """The rows as integer columns (days as ordinals), a batch at a time."""
-    for rows in session.execute(stmt).partitions():
+    for rows in session.connection().execute(stmt).partitions():
         ids, first, last, days, spend, first_spend = zip(*rows, strict=True)
         yield (
             np.array(ids, dtype=np.int64),
@@ -117,7 +117,10 @@ def fit_histories(h: Histories, start: date | None, end: date) -> clv.FitResult:
     if not len(h.member_ids):
         raise clv.NotEnoughHistory("no member bought in the calibration window")
     started = time.perf_counter()
-    bgnbd, spend = clv.fit_bgnbd(h.x, h.t_x, h.T), clv.fit_gamma_gamma(h.x, h.m)
+    # A history too small to pin the models down sends the optimisers through overflows;
+    # that shows as `converged` False, not as warnings in the job's log.
+    with np.errstate(all="ignore"):
+        bgnbd, spend = clv.fit_bgnbd(h.x, h.t_x, h.T), clv.fit_gamma_gamma(h.x, h.m)
     assert h.first_day is not None
     return clv.FitResult(
         *bgnbd.params,
@@ -202,6 +205,7 @@ def _clear_outside(session: Session, start: date | None, end: date) -> None:
         update(MemberMetrics)
         .where(MemberMetrics.clv_p_alive.is_not(None), ~bought)
         .values(dict.fromkeys(PREDICTIONS))
+        .execution_options(synchronize_session=False)
     )
 
 
