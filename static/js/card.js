@@ -177,23 +177,45 @@ function renderMember() {
   renderTier(m.tier_progress);
 }
 
+/** How a tier amount is shown and measured: money for a spend basis, points for points. */
+function tierUnit(basis) {
+  if (basis === "points") return { key: "points", text: formatPoints, count: Number };
+  return { key: "spend", text: (amount) => formatMoney(amount, currency), count: minor };
+}
+
 function renderTier(progress) {
-  const spent = minor(progress.qualifying_spend);
-  $("#tier-spend").textContent = t("tier.spend", {
-    amount: formatMoney(progress.qualifying_spend, currency),
+  const unit = tierUnit(progress.basis);
+  $("#tier-qualifying").textContent = t(`tier.qualifying.${unit.key}`, {
+    amount: unit.text(progress.qualifying),
   });
+  renderTierKeep(progress, unit);
   if (!progress.next_tier) {
     Object.assign($("#tier-progress"), { max: 1, value: 1 });
     $("#tier-text").textContent = t("tier.top");
     return;
   }
+  const reached = unit.count(progress.qualifying);
   Object.assign($("#tier-progress"), {
-    max: spent + minor(progress.spend_to_next),
-    value: spent,
+    max: reached + unit.count(progress.to_next),
+    value: reached,
   });
-  $("#tier-text").textContent = t("tier.to_next", {
-    amount: formatMoney(progress.spend_to_next, currency),
+  $("#tier-text").textContent = t(`tier.next.${unit.key}`, {
+    amount: unit.text(progress.to_next),
     tier: tierName(progress.next_tier),
+  });
+}
+
+/** What keeps the current tier at its next review; the lowest tier has nothing to keep. */
+function renderTierKeep(progress, unit) {
+  const line = $("#tier-keep");
+  const held = progress.to_keep !== null && Boolean(progress.keep_by);
+  show(line, held);
+  if (!held) return;
+  const kept = unit.count(progress.to_keep) === 0;
+  line.textContent = t(kept ? "tier.keep.done" : `tier.keep.${unit.key}`, {
+    amount: unit.text(progress.to_keep),
+    tier: tierName(progress.tier),
+    date: formatDate(progress.keep_by),
   });
 }
 

@@ -11,19 +11,37 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import zxingcpp
 from flask.testing import FlaskClient
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
+from loyalty.db import utcnow
+from members.tier_policy import add_months
 from tests.e2e.conftest import FAST_CODE_STEP, TILL
 from tests.factories import Program, enrol, receipt, shopper_headers
 
 OTP_IN_MESSAGE = re.compile(r"code is (\d{6})")
 CASHIER = ("cashier@example.com", "password123")
+BANGKOK = ZoneInfo("Asia/Bangkok")
+THAI_MONTHS = [
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
+]
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -46,6 +64,43 @@ def member_with_points(
     response = client.post("/api/v1/transactions", json=sale, headers=program.headers("BKK01"))
     assert response.status_code == 201, response.get_json()
     return member
+
+
+def buy(client: FlaskClient, program: Program, member: dict, total: str, at: datetime) -> None:
+    """A sale for the member at `at`, pushed by store BKK01: 1 point per 25.00, times the
+    tier's multiplier."""
+    number = f"R-{member['id']}-{at:%Y%m%d%H%M%S}"
+    body = receipt(number, total, {"member_no": member["member_no"]}, occurred_at=at)
+    response = client.post("/api/v1/transactions", json=body, headers=program.headers("BKK01"))
+    assert response.status_code == 201, response.get_json()
+
+
+def set_tiers(client: FlaskClient, program: Program, basis: str, *steps: tuple[str, str]) -> None:
+    """Put a ladder in force, (code, threshold) from the lowest tier up: 12 rolling months,
+    gold earning double."""
+    tiers = [
+        {"code": code, "threshold": threshold, "multiplier": "2" if code == "gold" else "1"}
+        for code, threshold in steps
+    ]
+    doc = {"basis": basis, "window": {"type": "rolling", "months": 12}, "tiers": tiers}
+    response = client.put("/api/v1/tiers", json=doc, headers=program.headers("admin"))
+    assert response.status_code == 200, response.get_json()
+
+
+def review_of(reached: datetime) -> datetime:
+    """The review of a tier reached at `reached`: 00:00 (Bangkok) 12 months after the next day."""
+    held_from = reached.astimezone(BANGKOK).date() + timedelta(days=1)
+    due = add_months(held_from, 12)
+    return datetime(due.year, due.month, due.day, tzinfo=BANGKOK)
+
+
+def thai_date(at: datetime) -> str:
+    """`at` as the Thai page shows it: Buddhist year, abbreviated month, 24-hour time."""
+    return f"{at.day} {THAI_MONTHS[at.month - 1]} {at.year + 543} {at:%H:%M}"
+
+
+def english_date(at: datetime) -> str:
+    return f"{at.day} {at:%b} {at.year}, {at:%H:%M}"
 
 
 def add_reward(client: FlaskClient, program: Program, name: str, cost: int) -> dict:
@@ -93,8 +148,10 @@ def decode_qr(image: Locator) -> str:
     raise AssertionError("the QR image does not decode")
 
 
-def sign_in_shopper(open_page: Callable[..., Page], base: str, runner, phone: str) -> Page:
-    page = open_page(f"{base}/card")
+def sign_in_shopper(
+    open_page: Callable[..., Page], base: str, runner, phone: str, **options
+) -> Page:
+    page = open_page(f"{base}/card", **options)
     page.get_by_label("เบอร์โทรศัพท์หรืออีเมล").fill(phone)
     page.get_by_role("button", name="ขอรหัส").click()
     expect(page.get_by_label("รหัสผ่านครั้งเดียว")).to_be_visible()
@@ -186,7 +243,9 @@ def test_a_shopper_signs_in_with_a_one_time_code_and_sees_their_card_and_a_qr_th
     expect(page.locator("#member-tier")).to_have_text("สมาชิก")
     expect(page.locator("#points-balance")).to_have_text("200")
     expect(page.locator("#points-pending")).to_have_text("รอดำเนินการ 0 แต้ม")
-    expect(page.locator("#tier-spend")).to_contain_text("5,000.00")
+    expect(page.locator("#tier-text")).to_have_text("คุณอยู่ในระดับสูงสุดแล้ว")
+    expect(page.locator("#tier-keep")).to_be_hidden()
+    expect(page.locator("#tier-qualifying")).to_have_text("ยอดใช้จ่ายสะสม ฿5,000.00")
     expect(page.locator("#history li")).to_have_count(1)
     expect(page.locator("#history li").first).to_contain_text("+200")
     expect(page.locator("#qr-countdown")).to_have_text(re.compile(r"^รหัสใหม่ใน \d+ วินาที$"))
@@ -298,6 +357,96 @@ def test_a_shopper_claims_an_anonymous_receipt_once_and_gets_its_points(
     expect(page.locator("#claim-error")).to_have_text(re.compile("^ไม่พบใบเสร็จ"))
     expect(page.locator("#points-balance")).to_have_text("10")
     assert balance(client, program, member["id"]) == 10
+
+
+def test_under_a_points_ladder_the_card_shows_tier_progress_in_points(
+    client, program, runner, live_server, open_page, screenshots
+):
+    set_tiers(client, program, "points", ("member", "0"), ("silver", "100"), ("gold", "500"))
+    member = enrol(client, program, phone="0812340020")
+    reached = utcnow() - timedelta(days=10)
+    buy(client, program, member, "3000.00", reached)  # 120 points: silver
+    buy(client, program, member, "250.00", utcnow())  # 10 points, the first that keep silver
+    page = sign_in_shopper(open_page, live_server, runner, "0812340020", timezone_id="Asia/Bangkok")
+    bar = page.locator("#tier-progress")
+    review = review_of(reached)
+
+    expect(page.locator("#member-tier")).to_have_text("ซิลเวอร์")
+    expect(bar).to_have_js_property("max", 500)
+    expect(bar).to_have_js_property("value", 130)
+    expect(page.locator("#tier-text")).to_have_text("สะสมอีก 370 แต้มเพื่อเลื่อนเป็นระดับ โกลด์")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"สะสมอีก 90 แต้มก่อน {thai_date(review)} เพื่อรักษาระดับ ซิลเวอร์"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("แต้มสะสมเพื่อจัดระดับ 130 แต้ม")
+    expect(page.locator("section", has=bar)).not_to_contain_text("฿")
+    shot(page, screenshots, "card-tier-points")
+
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#tier-text")).to_have_text("Earn 370 more points to reach Gold")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"Earn 90 more points before {english_date(review)} to keep Silver"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("Qualifying points 130")
+    expect(bar).to_have_js_property("value", 130)
+
+
+def test_under_a_spend_ladder_the_card_shows_tier_progress_in_money(
+    client, program, runner, live_server, open_page
+):
+    set_tiers(client, program, "spend", ("member", "0"), ("silver", "1000.00"), ("gold", "5000.00"))
+    member = enrol(client, program, phone="0812340021")
+    reached = utcnow() - timedelta(days=10)
+    buy(client, program, member, "1200.00", reached)  # silver
+    buy(client, program, member, "300.00", utcnow())
+    page = sign_in_shopper(open_page, live_server, runner, "0812340021", timezone_id="Asia/Bangkok")
+    bar = page.locator("#tier-progress")
+    review = review_of(reached)
+
+    expect(page.locator("#member-tier")).to_have_text("ซิลเวอร์")
+    expect(bar).to_have_js_property("max", 500_000)  # in satang
+    expect(bar).to_have_js_property("value", 150_000)
+    expect(page.locator("#tier-text")).to_have_text("ใช้จ่ายอีก ฿3,500.00 เพื่อเลื่อนเป็นระดับ โกลด์")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"ใช้จ่ายอีก ฿700.00 ก่อน {thai_date(review)} เพื่อรักษาระดับ ซิลเวอร์"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("ยอดใช้จ่ายสะสม ฿1,500.00")
+
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#tier-text")).to_have_text("Spend ฿3,500.00 more to reach Gold")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"Spend ฿700.00 more before {english_date(review)} to keep Silver"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("Qualifying spend ฿1,500.00")
+
+
+def test_at_the_top_of_a_points_ladder_the_card_shows_a_full_bar_and_the_kept_tier(
+    client, program, runner, live_server, open_page
+):
+    set_tiers(client, program, "points", ("member", "0"), ("silver", "100"), ("gold", "500"))
+    member = enrol(client, program, phone="0812340022")
+    reached = utcnow() - timedelta(days=10)
+    buy(client, program, member, "15000.00", reached)  # 600 points: gold
+    buy(client, program, member, "12500.00", utcnow())  # 1,000 points at double: gold is kept
+    page = sign_in_shopper(open_page, live_server, runner, "0812340022", timezone_id="Asia/Bangkok")
+    bar = page.locator("#tier-progress")
+    review = review_of(reached)
+
+    expect(page.locator("#member-tier")).to_have_text("โกลด์")
+    expect(bar).to_have_js_property("max", 1)
+    expect(bar).to_have_js_property("value", 1)
+    expect(page.locator("#tier-text")).to_have_text("คุณอยู่ในระดับสูงสุดแล้ว")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"คุณรักษาระดับ โกลด์ ได้แล้วในการทบทวนระดับวันที่ {thai_date(review)}"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("แต้มสะสมเพื่อจัดระดับ 1,600 แต้ม")
+
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#tier-text")).to_have_text("You are in the top tier")
+    expect(page.locator("#tier-keep")).to_have_text(
+        f"You keep Gold at the review on {english_date(review)}"
+    )
+    expect(page.locator("#tier-qualifying")).to_have_text("Qualifying points 1,600")
 
 
 def test_the_language_toggle_switches_between_thai_and_english_and_is_remembered(
