@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, scoped_session
 from sqlalchemy.types import TypeDecorator
@@ -82,6 +95,38 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def is_postgres(session: Any) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Any, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN values`. On PostgreSQL it is `column = ANY(:array)`, one parameter: psycopg
+    prepares a statement run often, and the generic plan of a long IN list of parameters was
+    seen searching a two-column index by its first column alone (0.2 s instead of 1 ms)."""
+    values = list(values)
+    if is_postgres(session):
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Ids for `count` rows the caller inserts into `table` in this transaction, so that a
+    bulk insert needs no RETURNING (psycopg's pipelined executemany of one short statement
+    is several times faster than a multi-row INSERT … RETURNING). On PostgreSQL they come from
+    the id's sequence; on SQLite, whose write lock the transaction holds from its start, they
+    follow the largest id, or the ids reserved before in this transaction."""
+    if count <= 0:
+        return []
+    if is_postgres(session):
+        stmt = text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        )
+        return list(session.scalars(stmt, {"table": table.name, "n": count}))
+    key = f"loyalty.db.reserved.{table.name}"
+    current = transaction_of(session)
+    held = session.info.get(key)
+    after = held[1] if held is not None and held[0] is current else 0
+    first = max(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0, after) + 1
+    session.info[key] = (transaction_of(session), first + count - 1)
+    return list(range(first, first + count))
 
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +51,15 @@ def register_handler(app: Flask, topic: str, handler: outbox.Handler) -> None:
     handlers(app)[topic] = handler
 
 
+def batch_handlers(app: Flask) -> dict[str, outbox.BatchHandler]:
+    return app.extensions.setdefault("loyalty.outbox_batch_handlers", {})
+
+
+def register_batch_handler(app: Flask, topic: str, handler: outbox.BatchHandler) -> None:
+    """A handler for runs of the topic's messages at once (its one-message handler stays)."""
+    batch_handlers(app)[topic] = handler
+
+
 def periodic_tasks(app: Flask) -> dict[str, Callable[[Session], Any]]:
     return app.extensions.setdefault("loyalty.periodic", {})
 
@@ -76,22 +85,36 @@ def enqueue_drain(app: Flask, *, force: bool = False) -> bool:
         return False
 
 
-def drain_now(app: Flask) -> int:
-    """Drain the outbox in this process (the embedded mode, and the worker job)."""
+def drain_now(app: Flask, limit: int | None = None) -> int:
+    """Drain the outbox in this process (the embedded mode, and the worker job), `limit`
+    messages per transaction (default: LOYALTY_OUTBOX_BATCH)."""
     if getattr(_local, "draining", False):
         return 0  # the running drain loops until nothing is pending
     _local.draining = True
     try:
         with Session(db.engine, expire_on_commit=False) as session:
-            return outbox.drain(session, handlers(app), app.config["OUTBOX_BATCH"])
+            return outbox.drain(
+                session, handlers(app), limit or app.config["OUTBOX_BATCH"], batch_handlers(app)
+            )
     finally:
         _local.draining = False
+
+
+@contextlib.contextmanager
+def drains_deferred() -> Iterator[None]:
+    """Inside: commits in this thread leave their outbox work to a drain the caller runs
+    (a long command that drains in batches of its own, or in helper processes)."""
+    _local.deferred = True
+    try:
+        yield
+    finally:
+        _local.deferred = False
 
 
 def dispatch(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         enqueue_drain(app)
-    else:
+    elif not getattr(_local, "deferred", False):
         drain_now(app)
 
 

@@ -78,3 +78,60 @@ def record(session: Session, purchase: Purchase, timezone: str) -> None:
             {"member_id": purchase.member_id, "kind": "store", "key": str(purchase.store_id)},
             {"spend_minor": purchase.spend_minor, "purchases": purchase.receipts},
         )
+
+
+Totals = dict[tuple, list[int]]  # key columns → [spend, purchases(, points)]
+
+
+def _add(totals: Totals, key: tuple, *amounts: int) -> None:
+    held = totals.setdefault(key, [0] * len(amounts))
+    for index, amount in enumerate(amounts):
+        held[index] += amount
+
+
+def record_many(session: Session, purchases: Iterable[Purchase], timezone: str) -> None:
+    """`record` for many sales and refunds at once: their amounts summed per day, category and
+    store first, then one upsert of each table."""
+    days: Totals = {}
+    affinities: Totals = {}
+    for purchase in purchases:
+        member = purchase.member_id
+        day = program_day(purchase.at, timezone)
+        _add(days, (member, day), purchase.spend_minor, purchase.receipts, purchase.points)
+        by_category: dict[str, int] = {}
+        for category, amount in purchase.categories:
+            if category:
+                by_category[category] = by_category.get(category, 0) + amount
+        for category, amount in by_category.items():
+            _add(affinities, (member, "category", category[:64]), amount, purchase.receipts)
+        if purchase.store_id is not None:
+            key = (member, "store", str(purchase.store_id))
+            _add(affinities, key, purchase.spend_minor, purchase.receipts)
+    _upsert_many(
+        session,
+        MemberDay,
+        ("member_id", "day"),
+        ("spend_minor", "purchases", "points"),
+        [(*key, *values) for key, values in days.items()],
+    )
+    _upsert_many(
+        session,
+        MemberAffinity,
+        ("member_id", "kind", "key"),
+        ("spend_minor", "purchases"),
+        [(*key, *values) for key, values in affinities.items()],
+    )
+
+
+def _upsert_many(
+    session: Session, model: type, keys: tuple[str, ...], values: tuple[str, ...], rows: list
+) -> None:
+    if not rows:
+        return
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(model.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: model.__table__.c[name] + stmt.excluded[name] for name in values},
+    )
+    session.execute(stmt, [dict(zip(keys + values, row, strict=True)) for row in rows])

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import InvalidInput
-from loyalty.outbox import emit
+from loyalty.outbox import emit, emit_many
 from members.card_codes import luhn_check_digit
-from members.cards import issue_card
+from members.cards import issue_card, issue_cards
 from members.errors import DuplicateMember, UnknownMember
 from members.models import Consent, Member
 from members.phone import InvalidPhone, normalise_phone
@@ -98,6 +98,40 @@ def add_member(session: Session, enrolment: Enrolment) -> Member:
     issue_card(session, member, enrolment.card_kind)
     emit(session, "member.enrolled", {"member_id": member.id})
     return member
+
+
+def add_imported_members(session: Session, enrolments: list[Enrolment]) -> list[int]:
+    """Enrol many members imported from another system at once, in the caller's transaction,
+    each as `add_member` would (a card, member.enrolled): they have an `external_ref` and no
+    phone, email or consents yet. Returns their ids, in the order given."""
+    assert all(e.external_ref and not (e.phone or e.email or e.consents) for e in enrolments)
+    if not enrolments:
+        return []
+    members = Member.__table__
+    now = utcnow()
+    ids = reserve_ids(session, members, len(enrolments))
+    session.execute(
+        insert(members),
+        [
+            {
+                "id": member_id,
+                "member_no": member_no_for(member_id),
+                "name": e.name.strip(),
+                "birthdate": e.birthdate,
+                "locale": e.locale,
+                "external_ref": e.external_ref,
+                "enrolled_store_id": e.store_id,
+                "enrolled_at": e.enrolled_at or now,
+            }
+            for member_id, e in zip(ids, enrolments, strict=True)
+        ],
+    )
+    for kind in sorted({e.card_kind for e in enrolments}):
+        issue_cards(
+            session, [i for i, e in zip(ids, enrolments, strict=True) if e.card_kind == kind], kind
+        )
+    emit_many(session, "member.enrolled", [{"member_id": member_id} for member_id in ids])
+    return ids
 
 
 def _apply_consents(member: Member, consents: dict[str, bool]) -> None:

@@ -7,7 +7,7 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from loyalty.jobs import register_handler
+    from loyalty.jobs import register_batch_handler, register_handler
     from pos_adapters import api as pos_api
     from pos_adapters import demo, import_cli, processing
 
@@ -17,7 +17,10 @@ def init_app(app: Flask, api: Api) -> None:
     profile_parts.init_app(app)
     from rewards.engine import settings_from_config
 
-    for topic, handler in processing.handlers(settings_from_config(app.config)).items():
+    settings = settings_from_config(app.config)
+    for topic, handler in processing.handlers(settings).items():
         register_handler(app, topic, handler)
+    for topic, batch in processing.batch_handlers(settings).items():
+        register_batch_handler(app, topic, batch)
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(import_cli.import_cli)

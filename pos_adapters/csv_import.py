@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput
 from members.models import Member
-from members.service import Enrolment, add_member
-from pos_adapters.ingestion import Sale, Source, record_sales
+from members.service import Enrolment, add_imported_members
+from pos_adapters.batch_ingestion import Sale, record_sales
+from pos_adapters.ingestion import Source
 from pos_adapters.schemas import ReceiptSchema
 
 COLUMNS = (
@@ -300,8 +301,8 @@ def _members(
     found = members_by_ref(session, refs)
     unknown = sorted(refs - found.keys())
     if unknown and target.enrol_unknown:
-        for ref in unknown:
-            found[ref] = add_member(session, _enrolment(ref, target, first_seen[ref])).id
+        enrolments = [_enrolment(ref, target, first_seen[ref]) for ref in unknown]
+        found.update(zip(unknown, add_imported_members(session, enrolments), strict=True))
         session.commit()
         summary.enrolled += len(unknown)
     return found

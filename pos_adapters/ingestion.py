@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from members.service import find_member
 from pos_adapters.errors import NothingToClaim, ReceiptConflict
 from pos_adapters.models import Transaction
 from rewards.earning import earn_basis
-from rewards.points import EarnBasis, base_points
+from rewards.points import base_points
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def _find(session: Session, store_id: int, external_id: str) -> Transaction | No
     )
 
 
-def _items(receipt: dict[str, Any]) -> list[dict[str, Any]]:
+def items_of(receipt: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {**item, "quantity": str(item["quantity"]), "unit_price": f"{item['unit_price']:.2f}"}
         for item in receipt.get("items", [])
@@ -136,7 +135,7 @@ def _transaction_row(receipt: dict[str, Any], source: Source, digest: str) -> Tr
         currency=receipt["currency"],
         total_minor=to_minor(receipt["total"]),
         discount_minor=to_minor(receipt["discount"]),
-        items=_items(receipt),
+        items=items_of(receipt),
         body_hash=digest,
         status="queued",
     )
@@ -224,99 +223,3 @@ def claim_receipt(
     emit(session, "transaction.recorded", {"transaction_id": txn.id})
     session.commit()
     return txn
-
-
-# --- many sales per commit (imports) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sale:
-    """A validated sale whose member the caller has identified already (an import)."""
-
-    receipt: dict[str, Any]
-    member_id: int | None
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What became of one sale of a batch: recorded now (created), a replay, or an error."""
-
-    transaction: Transaction | None
-    created: bool = False
-    error: DomainError | None = None
-
-
-def record_sales(session: Session, sales: Sequence[Sale], source: Source) -> list[Recorded]:
-    """Record many sales in one commit, each as `record_receipt` would: once per (store,
-    external id), a replay when the body is the same, a ReceiptConflict for that sale alone
-    when it is not; pending points and a transaction.recorded outbox row for each new sale."""
-    try:
-        return _record_sales(session, sales, source)
-    except IntegrityError:  # some of them arrived at the same time on another connection
-        session.rollback()
-        return _record_sales(session, sales, source)
-
-
-def _record_sales(session: Session, sales: Sequence[Sale], source: Source) -> list[Recorded]:
-    assert source.store_id is not None, "receipts are recorded for a store"
-    receipts = [
-        {**s.receipt, "currency": s.receipt.get("currency") or source.currency} for s in sales
-    ]
-    known = _existing(session, source.store_id, [r["external_id"] for r in receipts])
-    results, new = [], []
-    for sale, receipt in zip(sales, receipts, strict=True):
-        digest = receipt_hash(receipt)
-        try:
-            if (first := known.get(receipt["external_id"])) is not None:
-                results.append(Recorded(_replayed(first, digest)))
-                continue
-            _check_batch_sale(receipt, source)
-        except DomainError as error:
-            results.append(Recorded(None, error=error))
-            continue
-        txn = _transaction_row(receipt, source, digest)
-        txn.member_id = sale.member_id
-        known[receipt["external_id"]] = txn  # the same id again in this batch is its replay
-        results.append(Recorded(txn, created=True))
-        new.append(txn)
-    _hold_pending_all(session, new)
-    session.add_all(new)
-    session.flush()
-    for txn in new:
-        emit(session, "transaction.recorded", {"transaction_id": txn.id})
-    session.commit()
-    return results
-
-
-def _existing(session: Session, store_id: int, external_ids: list[str]) -> dict[str, Transaction]:
-    stmt = select(Transaction).where(
-        Transaction.store_id == store_id, Transaction.external_id.in_(set(external_ids))
-    )
-    return {txn.external_id: txn for txn in session.scalars(stmt)}
-
-
-def _check_batch_sale(receipt: dict[str, Any], source: Source) -> None:
-    if receipt["type"] != "sale":
-        raise InvalidInput("type", "only sales are recorded in a batch")
-    if receipt["currency"] != source.currency:
-        raise InvalidInput("currency", f"the program's currency is {source.currency}")
-
-
-def _hold_pending_all(session: Session, sales: list[Transaction]) -> None:
-    """`_hold_pending` for a batch: one earn basis and one UPDATE per member."""
-    bases: dict[int, EarnBasis] = {}
-    by_member: dict[int, int] = {}
-    for txn in sales:
-        if txn.member_id is None:
-            continue
-        if txn.member_id not in bases:
-            bases[txn.member_id] = earn_basis(session, txn.member_id)
-        txn.points_pending = base_points(txn.total_minor, bases[txn.member_id])
-        by_member[txn.member_id] = by_member.get(txn.member_id, 0) + txn.points_pending
-    for member_id, pending in by_member.items():
-        if pending:
-            session.execute(
-                update(Member)
-                .where(Member.id == member_id)
-                .values(points_pending=Member.points_pending + pending)
-            )

@@ -18,6 +18,7 @@ from members import activity
 from members.models import Member
 from members.service import is_active
 from members.tiering import reassess_tier
+from pos_adapters import sale_batches
 from pos_adapters.models import Transaction
 from rewards import engine
 from rewards.earning import Purchase, Refund, count_purchase, earn_basis, reverse_for_refund
@@ -184,6 +185,23 @@ def process_refund(
     sale.refund_processed_minor += refund.total_minor
     refund.status, refund.processed_at = "processed", utcnow()
     return refund
+
+
+def process_recorded(
+    session: Session, payloads: list[dict[str, Any]], settings: engine.EngineSettings
+) -> set[int]:
+    """A run of transaction.recorded messages through the set-based path when the program
+    allows it; returns the positions left for `process_sale`."""
+    ids = [int(payload["transaction_id"]) for payload in payloads]
+    if not sale_batches.batchable(session):
+        return set(range(len(ids)))
+    left = sale_batches.process_sales(session, ids, settings.timezone)
+    return {position for position, txn_id in enumerate(ids) if txn_id in left}
+
+
+def batch_handlers(settings: engine.EngineSettings) -> dict[str, Any]:
+    """Outbox topic → handler of a run of its messages, bound to the engine's settings."""
+    return {"transaction.recorded": lambda s, payloads: process_recorded(s, payloads, settings)}
 
 
 def handlers(settings: engine.EngineSettings) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from loyalty.jobs import register_handler, register_periodic
+    from loyalty.jobs import register_batch_handler, register_handler, register_periodic
     from members.segments import register_segment_user
     from rewards import api as rewards_api
     from rewards import campaign_api, campaigns, cli, engine, events, jobs
@@ -22,5 +22,7 @@ def init_app(app: Flask, api: Api) -> None:
     register_periodic(app, "daily_events", jobs.emit_daily_events)
     for topic, handler in events.handlers(engine.settings_from_config(app.config)).items():
         register_handler(app, topic, handler)
+    for topic, batch in events.batch_handlers().items():
+        register_batch_handler(app, topic, batch)
     app.cli.add_command(cli.points_cli)
     app.cli.add_command(cli.events_cli)

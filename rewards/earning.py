@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty.db import per_transaction
@@ -35,14 +35,14 @@ class Purchase:
 RATE_CACHE = "rewards.earning.rate"
 
 
-def _base_rate(session: Session) -> tuple[int, int]:
+def earn_rate(session: Session) -> tuple[int, int]:
     """The base earning rule's rate, read once per transaction (a batch reads it once)."""
     return per_transaction(session, RATE_CACHE, lambda: base_rate(session))
 
 
 def earn_basis(session: Session, member_id: int) -> EarnBasis:
     """The base earning rule's rate with the member's tier multiplier, as of now."""
-    points, amount_minor = _base_rate(session)
+    points, amount_minor = earn_rate(session)
     # one query, not the Member (whose cards and consents load with it) and then its Tier
     found = session.scalar(
         select(Tier.multiplier)
@@ -51,6 +51,31 @@ def earn_basis(session: Session, member_id: int) -> EarnBasis:
     )
     multiplier = Decimal(str(found)) if found is not None else Decimal(1)
     return EarnBasis(points, amount_minor, multiplier)
+
+
+def earn_bases(session: Session, member_ids: set[int]) -> dict[int, EarnBasis]:
+    """`earn_basis` for many members, with one query."""
+    points, amount_minor = earn_rate(session)
+    rows = session.execute(
+        select(Member.id, Tier.multiplier)
+        .join(Tier, Member.tier_code == Tier.code, isouter=True)
+        .where(Member.id.in_(member_ids))
+    )
+    found = {member_id: multiplier for member_id, multiplier in rows}
+    return {
+        member_id: EarnBasis(
+            points,
+            amount_minor,
+            Decimal(str(found[member_id])) if found.get(member_id) is not None else Decimal(1),
+        )
+        for member_id in member_ids
+    }
+
+
+def multipliers(session: Session) -> dict[str, Decimal]:
+    """Each tier's earning multiplier, by tier code."""
+    rows = session.execute(select(Tier.code, Tier.multiplier))
+    return {code: Decimal(str(multiplier)) for code, multiplier in rows}
 
 
 def points_expiry(session: Session, at: datetime, timezone: str) -> datetime:
@@ -72,6 +97,40 @@ def count_purchase(session: Session, purchase: Purchase) -> None:
                 else_=Member.last_purchase_at,
             ),
         )
+    )
+
+
+def count_purchases(session: Session, purchases: list[Purchase]) -> None:
+    """`count_purchase` for many sales at once: one UPDATE of each member's visits, spend and
+    first and last purchase (the caller holds their rows)."""
+    totals: dict[int, list] = {}
+    for p in purchases:
+        held = totals.setdefault(p.member_id, [0, 0, p.occurred_at, p.occurred_at])
+        held[0] += p.total_minor
+        held[1] += 1
+        held[2], held[3] = min(held[2], p.occurred_at), max(held[3], p.occurred_at)
+    members = Member.__table__.c
+    latest = bindparam("latest", type_=members.last_purchase_at.type)
+    session.execute(
+        update(Member.__table__)
+        .where(members.id == bindparam("member"))
+        .values(
+            lifetime_spend_minor=members.lifetime_spend_minor + bindparam("spend"),
+            visits=members.visits + bindparam("sales"),
+            first_purchase_at=func.coalesce(
+                members.first_purchase_at,
+                bindparam("earliest", type_=members.first_purchase_at.type),
+            ),
+            last_purchase_at=case(
+                (members.last_purchase_at.is_(None), latest),
+                (members.last_purchase_at < latest, latest),
+                else_=members.last_purchase_at,
+            ),
+        ),
+        [
+            {"member": m, "spend": spend, "sales": n, "earliest": first, "latest": last}
+            for m, (spend, n, first, last) in totals.items()
+        ],
     )
 
 

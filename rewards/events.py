@@ -89,3 +89,23 @@ def handlers(settings: engine.EngineSettings) -> dict[str, Handler]:
     for trigger in DAILY_TRIGGERS:
         bound[trigger] = lambda s, p: daily(s, p, settings)
     return bound
+
+
+def _unheeded(trigger: str) -> Callable[[Session, list[dict[str, Any]]], set[int]]:
+    """A run of one trigger's events: done at once when no live campaign listens to it (the
+    one-event handler would find no candidate and do nothing); otherwise each on its own."""
+
+    def handle(session: Session, payloads: list[dict[str, Any]]) -> set[int]:
+        if engine.live_program(session).rules_for(trigger):
+            return set(range(len(payloads)))
+        return set()
+
+    return handle
+
+
+def batch_handlers() -> dict[str, Callable[[Session, list[dict[str, Any]]], set[int]]]:
+    """Outbox topic → handler of a run of its messages."""
+    return {
+        topic: _unheeded(topic)
+        for topic in ("member.enrolled", "reward.redeemed", "tier.changed", *DAILY_TRIGGERS)
+    }

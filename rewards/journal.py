@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.db import reserve_ids, utcnow
 from members.errors import UnknownMember
 from members.models import Member
 from rewards import lots
@@ -112,28 +112,56 @@ def credit_many(session: Session, specs: list[Entry], expires_at: datetime) -> l
     final = _move_balance(session, member_id, total, None)
     if final is None:
         raise UnknownMember(f"No member {member_id}.")
-    now, balance, rows = utcnow(), final - total, []
-    for spec in specs:
-        balance += spec.points
-        rows.append(_entry_row(spec, spec.points, balance, now))
-    ids = list(
-        session.scalars(
-            insert(JournalEntry.__table__).returning(
-                JournalEntry.__table__.c.id, sort_by_parameter_order=True
-            ),
-            rows,
-        )
+    return _insert_credits(
+        session, [(spec, expires_at) for spec in specs], {member_id: final - total}
     )
+
+
+def credit_batch(
+    session: Session, credits: list[tuple[Entry, datetime]], balances: dict[int, int]
+) -> list[int]:
+    """Add credits to many members at once (a run of sales), in the order given, each with its
+    lot's expiry; `balances` are the members' balances read under their row locks, which the
+    caller holds. One update of the balances and one insert per table; the same rules as
+    `credit`. Returns the entry ids."""
+    if not credits:
+        return []
+    assert all(spec.points > 0 for spec, _expiry in credits)
+    moved: dict[int, int] = {}
+    for spec, _expiry in credits:
+        moved[spec.member_id] = moved.get(spec.member_id, 0) + spec.points
+    session.execute(
+        update(Member.__table__)
+        .where(Member.__table__.c.id == bindparam("member"))
+        .values(points_balance=Member.__table__.c.points_balance + bindparam("delta")),
+        [{"member": member, "delta": delta} for member, delta in moved.items()],
+    )
+    return _insert_credits(session, credits, dict(balances))
+
+
+def _insert_credits(
+    session: Session, credits: list[tuple[Entry, datetime]], balances: dict[int, int]
+) -> list[int]:
+    """The entries, postings and lots of credits whose balances are already moved, given each
+    member's balance before the first of them."""
+    now, rows = utcnow(), []
+    for spec, _expiry in credits:
+        balances[spec.member_id] += spec.points
+        rows.append(_entry_row(spec, spec.points, balances[spec.member_id], now))
+    ids = reserve_ids(session, JournalEntry.__table__, len(rows))
+    for row, entry_id in zip(rows, ids, strict=True):
+        row["id"] = entry_id
+    session.execute(insert(JournalEntry.__table__), rows)
     session.execute(
         insert(Posting.__table__),
         [
             posting
-            for entry_id, spec in zip(ids, specs, strict=True)
+            for entry_id, (spec, _expiry) in zip(ids, credits, strict=True)
             for posting in (
                 {
                     "entry_id": entry_id,
                     "account": "member",
-                    "member_id": member_id,
+                    "member_id": spec.member_id,
                     "points": spec.points,
                 },
                 {
@@ -146,12 +174,12 @@ def credit_many(session: Session, specs: list[Entry], expires_at: datetime) -> l
         ],
     )
     lot_rows = []
-    for entry_id, row in zip(ids, rows, strict=True):
+    for entry_id, row, (_spec, expires_at) in zip(ids, rows, credits, strict=True):
         share = lots.lot_share_of_credit(row["points"], row["balance_after"])
         if share > 0:
             lot_rows.append(
                 {
-                    "member_id": member_id,
+                    "member_id": row["member_id"],
                     "entry_id": entry_id,
                     "points": share,
                     "remaining": share,
