@@ -77,7 +77,7 @@ CHECKS = {
         FROM postings WHERE account = 'member' GROUP BY member_id) p ON p.member_id = m.id
         WHERE m.points_balance <> coalesce(p.total, 0)""",
     "members_negative": "SELECT count(*) FROM members WHERE points_balance < 0",
-    "points_still_pending": "SELECT count(*) FROM members WHERE points_pending <> 0",
+    "points_still_pending": "SELECT count(*) FROM transactions WHERE points_pending <> 0",
     "outbox_not_done": "SELECT count(*) FROM outbox WHERE status <> 'done'",
     "receipts_earning_twice": """
         SELECT count(*) FROM (SELECT cause_id FROM journal_entries

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from loyalty.bulk import insert_rows
 from loyalty.db import is_postgres, one_of, utcnow
 from loyalty.models import OutboxMessage
 
@@ -23,6 +24,7 @@ MAX_ATTEMPTS = 5
 # deadlock detected, serialization failure, lock not available
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 PENDING_FLAG = "outbox_pending"
+OUTBOX = OutboxMessage.__table__
 log = logging.getLogger(__name__)
 
 
@@ -37,9 +39,7 @@ def emit(session: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage
 def emit_many(session: Session, topic: str, payloads: list[dict[str, Any]]) -> None:
     """`emit` for many messages of one topic at once, in the order given (one insert)."""
     if payloads:
-        session.execute(
-            insert(OutboxMessage.__table__), [{"topic": topic, "payload": p} for p in payloads]
-        )
+        insert_rows(session, OUTBOX, [{"topic": topic, "payload": p} for p in payloads])
         session.info[PENDING_FLAG] = True
 
 
@@ -51,9 +51,6 @@ class Claimed:
     topic: str
     payload: dict[str, Any]
     attempts: int
-
-
-OUTBOX = OutboxMessage.__table__
 
 
 def _claim_batch(session: Session, limit: int) -> list[Claimed]:

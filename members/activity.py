@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from loyalty.bulk import upsert_rows
 from loyalty.db import is_postgres
 from members.models import MemberAffinity, MemberDay
 
@@ -126,12 +127,11 @@ def record_many(session: Session, purchases: Iterable[Purchase], timezone: str) 
 def _upsert_many(
     session: Session, model: type, keys: tuple[str, ...], values: tuple[str, ...], rows: list
 ) -> None:
-    if not rows:
-        return
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(model.__table__)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: model.__table__.c[name] + stmt.excluded[name] for name in values},
+    table = model.__table__  # type: ignore[attr-defined]
+    upsert_rows(
+        session,
+        table,
+        keys,
+        [dict(zip(keys + values, row, strict=True)) for row in rows],
+        lambda incoming: {name: table.c[name] + incoming[name] for name in values},
     )
-    session.execute(stmt, [dict(zip(keys + values, row, strict=True)) for row in rows])

@@ -15,6 +15,7 @@ from loyalty.idempotency import idempotent
 from members import cards, otp, service, tier_service
 from members.models import Member
 from members.phone import InvalidPhone, normalise_phone
+from members.profile_hooks import hooks
 from members.qr import qr_png, qr_svg
 from members.schemas import (
     CardCodeSchema,
@@ -51,7 +52,7 @@ def member_view(member: Member) -> dict:
         "tier": member.tier_code,
         "tier_progress": progress,
         "points_balance": member.points_balance,
-        "points_pending": member.points_pending,
+        "points_pending": hooks(current_app).pending_points(db.session, member.id),
         "consents": {c.channel: c.granted for c in member.consents},
         "card": card,
     }

@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from loyalty.bulk import insert_rows
 from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import Conflict, InvalidInput
 from members import card_codes
@@ -52,8 +53,9 @@ def issue_cards(session: Session, member_ids: list[int], kind: str = "digital") 
     """`issue_card` for many new members at once (an import): one insert."""
     cards = Card.__table__
     ids = reserve_ids(session, cards, len(member_ids))
-    session.execute(
-        insert(cards),
+    insert_rows(
+        session,
+        cards,
         [
             {
                 "id": card_id,
@@ -68,6 +70,7 @@ def issue_cards(session: Session, member_ids: list[int], kind: str = "digital") 
 
 
 def active_card(member: Member) -> Card | None:
+    """The member's first active card by issue (a merge can leave several active)."""
     return next((c for c in member.cards if c.status == "active"), None)
 
 

@@ -42,7 +42,6 @@ def profile(session: Session, member_id: int) -> dict[str, Any]:
         "enrolled_at": iso(member.enrolled_at),
         "enrolled_store": store.code if store else None,
         "points_balance": member.points_balance,
-        "points_pending": member.points_pending,
         "lifetime_spend": format_minor(member.lifetime_spend_minor),
         "first_purchase_at": iso(member.first_purchase_at),
         "last_purchase_at": iso(member.last_purchase_at),

@@ -159,7 +159,6 @@ def _move_profile(session: Session, source: Member, target: Member) -> None:
         "external_ref": target.external_ref or source.external_ref,
         "visits": Member.visits + source.visits,
         "lifetime_spend_minor": Member.lifetime_spend_minor + source.lifetime_spend_minor,
-        "points_pending": Member.points_pending + source.points_pending,
         "first_purchase_at": min(firsts) if firsts else None,
         "last_purchase_at": max(lasts) if lasts else None,
         "enrolled_at": earlier.enrolled_at,
@@ -173,7 +172,6 @@ def _move_profile(session: Session, source: Member, target: Member) -> None:
         "merged_into_id": target.id,
         "visits": 0,
         "lifetime_spend_minor": 0,
-        "points_pending": 0,
     }
     # the source first: the phone and email it gives up are unique
     for member_id, values in ((source.id, left), (target.id, taken)):

@@ -41,7 +41,6 @@ class Member(db.Model):
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enrolled_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     points_balance: Mapped[int] = mapped_column(BigInteger, default=0)
-    points_pending: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     visits: Mapped[int] = mapped_column(default=0)
     first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -55,7 +54,9 @@ class Member(db.Model):
     consents: Mapped[list[Consent]] = relationship(
         back_populates="member", cascade="all, delete-orphan", lazy="selectin"
     )
-    cards: Mapped[list[Card]] = relationship(back_populates="member", lazy="selectin")
+    cards: Mapped[list[Card]] = relationship(
+        back_populates="member", lazy="selectin", order_by="Card.id"
+    )
 
 
 class Consent(db.Model):

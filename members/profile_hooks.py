@@ -1,5 +1,5 @@
 """What other packages add to a member's profile operations: merge steps, timeline sources,
-export sections and erase steps.
+export sections, erase steps, and the points the member's queued receipts will earn.
 
 The profile store cannot import the ledger or the receipts (they import it), yet a merge moves
 them, the timeline lists them, an export includes them and an erasure must treat them. Each
@@ -23,6 +23,8 @@ MergeStep = Callable[[Session, int, int], int]
 ExportSection = Callable[[Session, int], Any]
 # (session, member id, when) -> rows changed
 EraseStep = Callable[[Session, int, datetime], int]
+# (session, member id) -> points the member's receipts not yet processed will earn
+PendingPoints = Callable[[Session, int], int]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ProfileHooks:
     timeline_sources: dict[str, TimelineSource] = field(default_factory=dict)
     export_sections: dict[str, ExportSection] = field(default_factory=dict)
     erase_steps: dict[str, EraseStep] = field(default_factory=dict)
+    pending_points: PendingPoints = field(default=lambda _session, _member_id: 0)
 
 
 def hooks(app: Flask) -> ProfileHooks:
@@ -97,3 +100,8 @@ def register_export_section(app: Flask, name: str, section: ExportSection) -> No
 def register_erase_step(app: Flask, name: str, step: EraseStep) -> None:
     """A step of every erasure: anonymise or close what the package holds on the member."""
     hooks(app).erase_steps[name] = step
+
+
+def register_pending_points(app: Flask, source: PendingPoints) -> None:
+    """Where a member's pending points come from (the queued receipts)."""
+    hooks(app).pending_points = source

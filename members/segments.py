@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from loyalty import outbox
 from loyalty.db import UTCDateTime, is_postgres, utcnow
 from loyalty.errors import Conflict, InvalidInput, NotFound
-from loyalty.models import OutboxMessage
 from members import segment_sql
 from members.models import Consent, Member, Segment, SegmentMember
 
@@ -124,8 +123,8 @@ def refresh_segment(session: Session, segment_id: int, now: datetime, timezone: 
     gone = delete(SegmentMember).where(SegmentMember.segment_id == segment.id, ~holds.exists())
     left = list(session.scalars(gone.returning(SegmentMember.member_id)))
     entered = _add_members(session, segment, now, timezone)
-    _emit_each(session, "segment.left", segment.id, left, now)
-    _emit_each(session, "segment.entered", segment.id, entered, now)
+    _emit_each(session, "segment.left", segment.id, left)
+    _emit_each(session, "segment.entered", segment.id, entered)
     segment.size, segment.refreshed_at = _size(session, segment.id), now
     session.commit()
     return Refresh(segment.id, len(entered), len(left), segment.size)
@@ -141,24 +140,10 @@ def _locked(session: Session, segment_id: int) -> Segment:
     return segment
 
 
-def _emit_each(
-    session: Session, topic: str, segment_id: int, member_ids: list[int], now: datetime
-) -> None:
+def _emit_each(session: Session, topic: str, segment_id: int, member_ids: list[int]) -> None:
     """One outbox message per member, written in one statement."""
-    if not member_ids:
-        return
-    rows = [
-        {
-            "topic": topic,
-            "payload": {"segment_id": segment_id, "member_id": member_id},
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-        }
-        for member_id in sorted(member_ids)
-    ]
-    session.execute(insert(OutboxMessage), rows)
-    session.info[outbox.PENDING_FLAG] = True
+    payloads = [{"segment_id": segment_id, "member_id": m} for m in sorted(member_ids)]
+    outbox.emit_many(session, topic, payloads)
 
 
 def refresh_segments(session: Session, *, timezone: str, now: datetime | None = None) -> dict:

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from loyalty.bulk import insert_rows
 from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import InvalidInput
 from loyalty.outbox import emit, emit_many
@@ -110,8 +111,9 @@ def add_imported_members(session: Session, enrolments: list[Enrolment]) -> list[
     members = Member.__table__
     now = utcnow()
     ids = reserve_ids(session, members, len(enrolments))
-    session.execute(
-        insert(members),
+    insert_rows(
+        session,
+        members,
         [
             {
                 "id": member_id,

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from loyalty.bulk import insert_rows
 from loyalty.db import one_of, reserve_ids
 from loyalty.errors import DomainError, InvalidInput
 from loyalty.money import to_minor
@@ -134,25 +135,14 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     _hold_pending(session, rows)
     for row, txn_id in zip(rows, reserve_ids(session, SALES, len(rows)), strict=True):
         row["id"] = txn_id
-    session.execute(insert(SALES), rows)
+    insert_rows(session, SALES, rows)
     emit_many(session, "transaction.recorded", [{"transaction_id": row["id"]} for row in rows])
 
 
 def _hold_pending(session: Session, rows: list[dict[str, Any]]) -> None:
-    """The points each sale will earn, pending on its member until processed: one read of the
-    members' earn bases and one UPDATE."""
+    """The points each sale will earn, shown as pending until it is processed: one read of the
+    members' earn bases."""
     bases = earn_bases(session, {row["member_id"] for row in rows if row["member_id"] is not None})
-    by_member: dict[int, int] = {}
     for row in rows:
-        if row["member_id"] is None:
-            continue
-        row["points_pending"] = base_points(row["total_minor"], bases[row["member_id"]])
-        by_member[row["member_id"]] = by_member.get(row["member_id"], 0) + row["points_pending"]
-    held = [{"member": m, "pending": p} for m, p in by_member.items() if p]
-    if held:
-        session.execute(
-            update(MEMBERS)
-            .where(MEMBERS.c.id == bindparam("member"))
-            .values(points_pending=MEMBERS.c.points_pending + bindparam("pending")),
-            held,
-        )
+        if row["member_id"] is not None:
+            row["points_pending"] = base_points(row["total_minor"], bases[row["member_id"]])

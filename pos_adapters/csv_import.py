@@ -20,7 +20,7 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.db import one_of, utcnow
 from loyalty.errors import InvalidInput
 from members.models import Member
 from members.service import Enrolment, add_imported_members
@@ -325,7 +325,7 @@ def members_by_ref(session: Session, refs: set[str]) -> dict[str, int | str]:
         return {}
     rows = session.execute(
         select(Member.external_ref, func.coalesce(Member.merged_into_id, Member.id)).where(
-            Member.external_ref.in_(refs), Member.status != "erased"
+            one_of(session, Member.external_ref, refs), Member.status != "erased"
         )
     )
     ids: dict[str, set[int]] = {}

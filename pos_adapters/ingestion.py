@@ -178,14 +178,7 @@ def _hold_pending(session: Session, txn: Transaction) -> None:
     """Show the points a queued sale will earn as pending on the member until it is processed."""
     if txn.type != "sale" or txn.member_id is None:
         return
-    pending = base_points(txn.total_minor, earn_basis(session, txn.member_id))
-    if pending:
-        txn.points_pending = pending
-        session.execute(
-            update(Member)
-            .where(Member.id == txn.member_id)
-            .values(points_pending=Member.points_pending + pending)
-        )
+    txn.points_pending = base_points(txn.total_minor, earn_basis(session, txn.member_id))
 
 
 def claim_receipt(

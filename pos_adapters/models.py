@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.db import BigId, JsonDoc, UTCDateTime, utcnow
@@ -17,6 +17,14 @@ class Transaction(db.Model):
     __table_args__ = (
         UniqueConstraint("store_id", "external_id"),
         Index("ix_transactions_member", "member_id", "occurred_at"),
+        # the pending points of a member: its queued sales, read without the table
+        Index(
+            "ix_transactions_queued",
+            "member_id",
+            "points_pending",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

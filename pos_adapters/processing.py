@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
 from loyalty.models import Store
 from members import activity
-from members.models import Member
 from members.service import is_active
 from members.tiering import reassess_tier
 from pos_adapters import sale_batches
@@ -30,7 +29,7 @@ from rewards.points import EarnBasis
 def _lock(session: Session, transaction_id: int) -> Transaction:
     stmt = select(Transaction).where(Transaction.id == transaction_id)
     if is_postgres(session):
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     txn = session.scalars(stmt.execution_options(populate_existing=True)).one()
     return txn
 
@@ -72,16 +71,6 @@ def sale_event(session: Session, sale: Transaction, basis: EarnBasis) -> Event:
     )
 
 
-def _release_pending(session: Session, txn: Transaction) -> None:
-    if txn.points_pending and txn.member_id is not None:
-        session.execute(
-            update(Member)
-            .where(Member.id == txn.member_id)
-            .values(points_pending=Member.points_pending - txn.points_pending)
-        )
-        txn.points_pending = 0
-
-
 def _activity(
     sale: Transaction, spend_minor: int, receipts: int, txn: Transaction
 ) -> activity.Purchase:
@@ -109,13 +98,13 @@ def process_sale(
     if sale.status == "processed":
         return sale
     if sale.member_id is not None and not is_active(session, sale.member_id):
-        _release_pending(session, sale)  # an erased profile earns nothing
+        sale.points_pending = 0  # an erased profile earns nothing
     elif sale.member_id is not None:
         purchase = _purchase(sale)
         basis = earn_basis(session, sale.member_id)
         count_purchase(session, purchase)
         result = engine.handle_sale(session, sale_event(session, sale, basis), purchase, settings)
-        _release_pending(session, sale)  # before the sale's own changes: one UPDATE of it
+        sale.points_pending = 0
         sale.base_points = result.base_points
         sale.points_awarded = result.base_points + result.bonus_points
         sale.earn_basis = {**basis.as_dict(), "version": result.base_version}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty.models import Store
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     profile_hooks.register_merge_step(app, "transactions", merge_transactions)
     profile_hooks.register_timeline_source(app, "purchases", purchases_timeline)
     profile_hooks.register_export_section(app, "transactions", transactions_export)
+    profile_hooks.register_pending_points(app, pending_points)
 
 
 def merge_transactions(session: Session, source_id: int, target_id: int) -> int:
@@ -34,6 +35,16 @@ def merge_transactions(session: Session, source_id: int, target_id: int) -> int:
         .values(member_id=target_id)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def pending_points(session: Session, member_id: int) -> int:
+    """What the member's queued sales will earn by the base rule (an index-only read)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Transaction.points_pending), 0)).where(
+            Transaction.member_id == member_id, Transaction.status == "queued"
+        )
+    )
+    return int(total or 0)
 
 
 def _summary(txn: Transaction, store: str) -> str:
@@ -93,6 +104,7 @@ def transactions_export(session: Session, member_id: int) -> list[dict[str, Any]
             "discount": format_minor(txn.discount_minor),
             "items": txn.items,
             "points_awarded": txn.points_awarded,
+            "points_pending": txn.points_pending,
             "refunded": format_minor(txn.refunded_minor),
             "status": txn.status,
         }

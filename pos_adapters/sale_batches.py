@@ -17,10 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty.db import is_postgres, utcnow
+from loyalty.bulk import update_rows
+from loyalty.db import is_postgres, one_of, utcnow
 from loyalty.settings import get_setting
 from members import activity
 from members import tier_policy as rules
@@ -70,7 +71,6 @@ class Run:
     purchases: list[Purchase] = field(default_factory=list)
     activities: list[activity.Purchase] = field(default_factory=list)
     sales: list[dict[str, Any]] = field(default_factory=list)
-    released: dict[int, int] = field(default_factory=dict)
 
     @property
     def tiered(self) -> bool:
@@ -78,20 +78,20 @@ class Run:
 
 
 def _locked_sales(session: Session, ids: Sequence[int]) -> dict[int, Any]:
-    stmt = select(SALES).where(SALES.c.id.in_(ids)).order_by(SALES.c.id)
+    stmt = select(SALES).where(one_of(session, SALES.c.id, ids)).order_by(SALES.c.id)
     if is_postgres(session):
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return {row.id: row for row in session.execute(stmt)}
 
 
 def _locked_members(session: Session, member_ids: set[int]) -> dict[int, Any]:
     stmt = (
         select(MEMBERS.c.id, MEMBERS.c.status, MEMBERS.c.tier_code, MEMBERS.c.points_balance)
-        .where(MEMBERS.c.id.in_(member_ids))
+        .where(one_of(session, MEMBERS.c.id, member_ids))
         .order_by(MEMBERS.c.id)
     )
     if is_postgres(session):
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return {row.id: row for row in session.execute(stmt)}
 
 
@@ -106,7 +106,9 @@ def _window_days(
     first, last = min(span[0] for span in spans), max(span[1] for span in spans)
     rows = session.execute(
         select(MemberDay.member_id, MemberDay.day, MemberDay.spend_minor, MemberDay.points).where(
-            MemberDay.member_id.in_(states), MemberDay.day >= first, MemberDay.day <= last
+            one_of(session, MemberDay.member_id, states),
+            MemberDay.day >= first,
+            MemberDay.day <= last,
         )
     )
     for member_id, day, spend, points in rows:
@@ -165,8 +167,6 @@ def _earn(session: Session, run: Run, state: MemberState, sale: Any) -> None:
     run.purchases.append(
         Purchase(sale.id, sale.member_id, total, sale.occurred_at, sale.store_id, sale.external_id)
     )
-    if sale.points_pending:
-        run.released[sale.member_id] = run.released.get(sale.member_id, 0) + sale.points_pending
     earn_basis = {**basis.as_dict(), "version": run.base_version}
     run.sales.append(_processed(sale, points, earn_basis))
     run.activities.append(
@@ -224,13 +224,12 @@ def _expiry(run: Run, at: datetime) -> datetime:
     return lots.expiry_for(at, run.expiry_months, run.timezone)
 
 
-def _processed(sale: Any, points: int, earn_basis: dict[str, Any] | None) -> dict[str, Any]:
+def _processed(sale: Any, points: int, basis: dict[str, Any] | None) -> dict[str, Any]:
     return {
-        "sale": sale.id,
-        "base": points,
-        "awarded": points,
-        "basis": earn_basis,
-        "pending": 0 if sale.member_id is not None else sale.points_pending,
+        "id": sale.id,
+        "base_points": points,
+        "points_awarded": points,
+        "earn_basis": basis,
     }
 
 
@@ -239,25 +238,19 @@ def _write(session: Session, run: Run, balances: dict[int, int]) -> None:
     journal.credit_batch(session, run.credits, balances)
     if run.purchases:
         count_purchases(session, run.purchases)
-    if run.released:
-        session.execute(
-            update(MEMBERS)
-            .where(MEMBERS.c.id == bindparam("member"))
-            .values(points_pending=MEMBERS.c.points_pending - bindparam("released")),
-            [{"member": m, "released": p} for m, p in run.released.items()],
-        )
     activity.record_many(session, run.activities, run.timezone)
     now = utcnow()
-    session.execute(
-        update(SALES)
-        .where(SALES.c.id == bindparam("sale"))
-        .values(
-            status="processed",
-            processed_at=now,
-            base_points=bindparam("base"),
-            points_awarded=bindparam("awarded"),
-            earn_basis=bindparam("basis", type_=SALES.c.earn_basis.type),
-            points_pending=bindparam("pending"),
-        ),
+    update_rows(
+        session,
+        SALES,
+        "id",
         run.sales,
+        lambda v: {
+            "status": "processed",
+            "processed_at": now,
+            "base_points": v["base_points"],
+            "points_awarded": v["points_awarded"],
+            "earn_basis": v["earn_basis"],
+            "points_pending": 0,
+        },
     )

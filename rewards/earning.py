@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from loyalty.db import per_transaction
+from loyalty.bulk import update_rows
+from loyalty.db import one_of, per_transaction
 from loyalty.settings import get_setting
 from members.models import Member, Tier
 from rewards import journal, lots
@@ -59,7 +60,7 @@ def earn_bases(session: Session, member_ids: set[int]) -> dict[int, EarnBasis]:
     rows = session.execute(
         select(Member.id, Tier.multiplier)
         .join(Tier, Member.tier_code == Tier.code, isouter=True)
-        .where(Member.id.in_(member_ids))
+        .where(one_of(session, Member.id, member_ids))
     )
     found = {member_id: multiplier for member_id, multiplier in rows}
     return {
@@ -110,27 +111,31 @@ def count_purchases(session: Session, purchases: list[Purchase]) -> None:
         held[1] += 1
         held[2], held[3] = min(held[2], p.occurred_at), max(held[3], p.occurred_at)
     members = Member.__table__.c
-    latest = bindparam("latest", type_=members.last_purchase_at.type)
-    session.execute(
-        update(Member.__table__)
-        .where(members.id == bindparam("member"))
-        .values(
-            lifetime_spend_minor=members.lifetime_spend_minor + bindparam("spend"),
-            visits=members.visits + bindparam("sales"),
-            first_purchase_at=func.coalesce(
-                members.first_purchase_at,
-                bindparam("earliest", type_=members.first_purchase_at.type),
-            ),
-            last_purchase_at=case(
-                (members.last_purchase_at.is_(None), latest),
-                (members.last_purchase_at < latest, latest),
-                else_=members.last_purchase_at,
-            ),
-        ),
+    latest = members.last_purchase_at
+    update_rows(
+        session,
+        Member.__table__,
+        "id",
         [
-            {"member": m, "spend": spend, "sales": n, "earliest": first, "latest": last}
+            {
+                "id": m,
+                "lifetime_spend_minor": spend,
+                "visits": n,
+                "first_purchase_at": first,
+                "last_purchase_at": last,
+            }
             for m, (spend, n, first, last) in totals.items()
         ],
+        lambda v: {
+            "lifetime_spend_minor": members.lifetime_spend_minor + v["lifetime_spend_minor"],
+            "visits": members.visits + v["visits"],
+            "first_purchase_at": func.coalesce(members.first_purchase_at, v["first_purchase_at"]),
+            "last_purchase_at": case(
+                (latest.is_(None), v["last_purchase_at"]),
+                (latest < v["last_purchase_at"], v["last_purchase_at"]),
+                else_=latest,
+            ),
+        },
     )
 
 

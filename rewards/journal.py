@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from loyalty.bulk import insert_rows, update_rows
 from loyalty.db import reserve_ids, utcnow
 from members.errors import UnknownMember
 from members.models import Member
@@ -44,7 +45,9 @@ class Entry:
 def lock_member(session: Session, member_id: int) -> None:
     """Hold the member's balance row for the rest of the transaction (SQLite: already held)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
+        session.execute(
+            select(Member.id).where(Member.id == member_id).with_for_update(key_share=True)
+        )
 
 
 def find_entry(session: Session, key: str) -> JournalEntry | None:
@@ -130,11 +133,13 @@ def credit_batch(
     moved: dict[int, int] = {}
     for spec, _expiry in credits:
         moved[spec.member_id] = moved.get(spec.member_id, 0) + spec.points
-    session.execute(
-        update(Member.__table__)
-        .where(Member.__table__.c.id == bindparam("member"))
-        .values(points_balance=Member.__table__.c.points_balance + bindparam("delta")),
-        [{"member": member, "delta": delta} for member, delta in moved.items()],
+    members = Member.__table__
+    update_rows(
+        session,
+        members,
+        "id",
+        [{"id": member, "points_balance": delta} for member, delta in moved.items()],
+        lambda v: {"points_balance": members.c.points_balance + v["points_balance"]},
     )
     return _insert_credits(session, credits, dict(balances))
 
@@ -151,9 +156,10 @@ def _insert_credits(
     ids = reserve_ids(session, JournalEntry.__table__, len(rows))
     for row, entry_id in zip(rows, ids, strict=True):
         row["id"] = entry_id
-    session.execute(insert(JournalEntry.__table__), rows)
-    session.execute(
-        insert(Posting.__table__),
+    insert_rows(session, JournalEntry.__table__, rows)
+    insert_rows(
+        session,
+        Posting.__table__,
         [
             posting
             for entry_id, (spec, _expiry) in zip(ids, credits, strict=True)
@@ -187,8 +193,7 @@ def _insert_credits(
                     "expires_at": expires_at,
                 }
             )
-    if lot_rows:
-        session.execute(insert(PointsLot.__table__), lot_rows)
+    insert_rows(session, PointsLot.__table__, lot_rows)
     return ids
 
 

@@ -160,7 +160,7 @@ class Books:
     def unbalanced(self) -> list[str]:
         """Every way the books disagree with themselves; empty when they are sound."""
         problems = [f"entry {e} postings sum to {s}" for e, s in self._entry_sums() if s != 0]
-        members = self._rows(select(Member.id, Member.points_balance, Member.points_pending))
+        members = self._rows(select(Member.id, Member.points_balance))
         sums = dict(
             self._rows(
                 select(Posting.member_id, func.sum(Posting.points))
@@ -168,11 +168,12 @@ class Books:
                 .group_by(Posting.member_id)
             )
         )
-        for member_id, balance, pending in members:
+        for member_id, balance in members:
             if balance != sums.get(member_id, 0):
                 problems.append(f"member {member_id}: cached {balance} != postings")
-            if pending != 0:
-                problems.append(f"member {member_id}: {pending} points still pending")
+        held = select(Transaction.id, Transaction.points_pending)
+        pending = self._rows(held.where(Transaction.points_pending != 0))
+        problems += [f"transaction {t}: {points} points still pending" for t, points in pending]
         return problems
 
     def _entry_sums(self) -> list[Any]:
