@@ -1,24 +1,29 @@
 """Member profile store benchmarks on PostgreSQL, one part per subcommand.
 
-    python -m bench.profiles import [--limit N] [--batch 500]
+    python -m bench.profiles import [--limit N] [--batch 2000] [--workers 2]
+    python -m bench.profiles refresh [--members 1000000] [--transactions 10000000]
 
 `import`: CDNOW_master.txt (69,659 purchases of 23,570 customers) converted to the CSV import
 format, then `flask --app wsgi import receipts … --enrol-unknown` run as an operator runs it,
 against a fresh `loyalty_bench_profiles` database migrated with `flask db upgrade` and no
-Redis (the import processes each batch in-process). Timed from the command's start to its
-exit, with every receipt recorded and processed by the engine; CPU split between the import
-process and the rest of the machine (PostgreSQL); the books checked afterwards. Prints the
-figures and writes bench/results/profiles-import-<UTC time>.json. Talks to 127.0.0.1 only.
+Redis (the import processes every batch itself, with --workers processes in all). Timed from
+the command's start to its exit, with every receipt recorded and processed by the engine; CPU
+split between the import's processes and the rest of the machine (PostgreSQL); the books
+checked afterwards.
+
+`refresh`: a synthetic program of --members members and about --transactions processed
+receipts made by SQL (bench/profile_data.py), then, each timed as an operator runs it:
+`flask profiles refresh` (RFM, first run and the daily run), `flask clv fit`, six segments
+created (evaluated at once) and `flask segments refresh`.
+
+Both parts run pgbench TPC-B first (the machine's own yardstick), print the figures and write
+bench/results/profiles-<part>-<UTC time>.json. Talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench import cpu, progress, report, stack
+from bench import commands, profile_refresh, progress, report, stack, yardstick
 from pos_adapters.csv_import import COLUMNS
 
 CDNOW_MASTER = stack.ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
@@ -54,29 +59,6 @@ def master_csv(source: Path, target: Path, limit: int | None = None) -> int:
     return written
 
 
-def _environment(database: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOYALTY_REDIS_URL"}
-    env.update(
-        LOYALTY_DATABASE_URL=stack.sqlalchemy_url(database),
-        LOYALTY_SECRET_KEY="bench-profiles-secret",
-    )
-    return env
-
-
-def _flask(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=stack.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 def _counts(database: str) -> dict[str, int]:
     queries = {
         "transactions_processed": "SELECT count(*) FROM transactions WHERE status = 'processed'",
@@ -88,51 +70,37 @@ def _counts(database: str) -> dict[str, int]:
         return {k: conn.execute(sql).fetchone()[0] for k, sql in queries.items()}  # type: ignore[index]
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed_import(env: dict[str, str], path: Path, batch: int) -> dict[str, Any]:
+def timed_import(env: dict[str, str], path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Run the import command once; wall time and where the CPU went."""
-    busy0, total0 = cpu.machine_cpu_s()
-    child0 = _children_cpu_s()
-    started = time.perf_counter()
-    output = _flask(
+    run = commands.timed_flask(
         env, "import", "receipts", str(path), "--store", STORE, "--enrol-unknown",
-        "--batch", str(batch), timeout=3 * 3600,
+        "--batch", str(args.batch), "--workers", str(args.workers), timeout=3 * 3600,
     )  # fmt: skip
-    seconds = time.perf_counter() - started
-    busy1, total1 = cpu.machine_cpu_s()
-    own = _children_cpu_s() - child0
-    return {
-        "seconds": round(seconds, 2),
-        "import_process_cpu_s": round(own, 2),
-        "rest_of_machine_cpu_s": round(busy1 - busy0 - own, 2),
-        "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
-        "summary": [line for line in output.splitlines() if "receipts recorded" in line],
-    }
+    run["summary"] = [line for line in run.pop("output") if "receipts recorded" in line]
+    return run
 
 
 def run_import(args: argparse.Namespace) -> dict[str, Any]:
+    pgbench = None if args.skip_pgbench else yardstick.pgbench_tpcb()
     stack.recreate_database(args.database)
-    env = _environment(args.database)
-    _flask(env, "db", "upgrade")
-    _flask(env, "stores", "create", STORE, "CDNOW")
+    env = commands.environment(args.database)
+    commands.flask(env, "db", "upgrade")
+    commands.flask(env, "stores", "create", STORE, "CDNOW")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "cdnow_master.csv"
         receipts = master_csv(CDNOW_MASTER, path, args.limit)
-        figures = timed_import(env, path, args.batch)
+        figures = timed_import(env, path, args)
     counts = _counts(args.database)
     return {
         "part": "import",
         "options": vars(args) | {"run": None},
         "machine": report.machine(args.database),
+        "pgbench": pgbench,
         "receipts": receipts,
         **figures,
         "receipts_per_s": round(receipts / figures["seconds"], 1),
         "cpu_ms_per_receipt": {
-            "import_process": round(1000 * figures["import_process_cpu_s"] / receipts, 2),
+            "import_processes": round(1000 * figures["command_cpu_s"] / receipts, 2),
             "rest_of_machine": round(1000 * figures["rest_of_machine_cpu_s"] / receipts, 2),
         },
         "counts": counts,
@@ -148,11 +116,13 @@ def import_table(results: dict[str, Any]) -> str:
         [
             f"CDNOW master import: {results['receipts']} receipts in {results['seconds']} s "
             f"({results['receipts_per_s']}/s; target ≤ {results['target_s']:.0f} s)",
-            f"  CPU ms per receipt: import process {per['import_process']}, "
+            f"  CPU ms per receipt: import processes {per['import_processes']}, "
             f"rest of the machine (PostgreSQL) {per['rest_of_machine']}; "
             f"machine busy {results['machine_busy_pct']}%",
             f"  {' / '.join(results['summary'])}",
             f"  counts: {results['counts']}",
+            f"  pgbench TPC-B in the same run: "
+            f"{results['pgbench']['tps'] if results['pgbench'] else 'skipped'} tps",
             f"  integrity: {bad or 'ok'}",
         ]
     )
@@ -160,6 +130,7 @@ def import_table(results: dict[str, Any]) -> str:
 
 PARTS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], Callable[..., str]]] = {
     "import": (run_import, import_table),
+    "refresh": (profile_refresh.run_refresh, profile_refresh.refresh_table),
 }
 
 
@@ -169,7 +140,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     imports = parts.add_parser("import", help="time the CSV import of CDNOW_master.txt")
     imports.add_argument("--database", default="loyalty_bench_profiles")
     imports.add_argument("--limit", type=int, help="only the first N purchases (a quick look)")
-    imports.add_argument("--batch", type=int, default=500, help="receipts per commit")
+    imports.add_argument("--batch", type=int, default=2000, help="receipts per commit")
+    imports.add_argument("--workers", type=int, default=2, help="processes of the import")
+    refresh = parts.add_parser("refresh", help="time RFM, segment refresh and CLV fit")
+    refresh.add_argument("--database", default="loyalty_bench_profiles")
+    refresh.add_argument("--members", type=int, default=1_000_000)
+    refresh.add_argument("--transactions", type=int, default=10_000_000)
+    refresh.add_argument(
+        "--keep-data", action="store_true", help="reuse a program of this size made before"
+    )
+    for part in (imports, refresh):
+        part.add_argument("--skip-pgbench", action="store_true", help="no yardstick run")
     return parser.parse_args(argv)
 
 

@@ -56,3 +56,8 @@ def run_pgbench(
         latency_avg_ms=_number(r"latency average = ([\d.]+) ms", out),
         command=" ".join([*run, database]),
     )
+
+
+def pgbench_tpcb() -> dict[str, Any]:
+    """The run every benchmark compares with: scale 10, 8 clients, 2 threads, 30 s."""
+    return run_pgbench("loyalty_bench_pgbench", 10, 8, 2, 30).as_dict()

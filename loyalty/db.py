@@ -22,7 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, scoped_session
+from sqlalchemy.sql import ClauseElement, Executable, Select
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -127,6 +129,23 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     first = max(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0, after) + 1
     session.info[key] = (transaction_of(session), first + count - 1)
     return list(range(first, first + count))
+
+
+class CreateTempTableAs(Executable, ClauseElement):
+    """`CREATE TEMP TABLE name AS <select>`: on PostgreSQL the select may run in parallel,
+    which it may not inside an INSERT … SELECT. Drop the table before the transaction ends."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(CreateTempTableAs)
+def _create_temp_table_as(element: CreateTempTableAs, compiler: Any, **kw: Any) -> str:
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMP TABLE {compiler.preparer.quote(element.name)} AS {query}"
 
 
 T = TypeVar("T")

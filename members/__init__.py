@@ -35,6 +35,7 @@ def init_app(app: Flask, api: Api) -> None:
     api.register_blueprint(metrics_api.blp)
     app.cli.add_command(profile_cli.profiles_cli)
     app.cli.add_command(profile_cli.clv_cli)
+    app.cli.add_command(profile_cli.segments_cli)
     timezone = app.config["TIMEZONE"]
     register_periodic(app, "refresh_profiles", partial(metrics.refresh_today, timezone=timezone))
     register_periodic(app, "fit_clv", partial(clv_service.fit_today, timezone=timezone))

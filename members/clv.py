@@ -190,12 +190,19 @@ def expected_purchases(
 
     The paper's term ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; z) is evaluated
     through Euler's transformation as ((alpha+T)/(alpha+T+t))^(a-1) * 2F1(a+b-1-r, a-1;
-    a+b+x-1; z), which stays finite for customers with many purchases. Needs a != 1.
+    a+b+x-1; z), which stays finite for customers with many purchases; where that is not
+    finite (a and b in the millions: dropout nearly the same for everyone), in the paper's own
+    form, which then is. Needs a != 1.
     """
     r, alpha, a, b = params
     x, t_x, T = _floats(x, t_x, T)
     z = t / (alpha + T + t)
-    kept = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(all="ignore"):
+        euler = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(
+            a + b - 1 - r, a - 1, a + b + x - 1, z
+        )
+        paper = np.exp((r + x) * np.log1p(-z)) * special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    kept = np.where(np.isfinite(euler), euler, paper)
     return p_alive(params, x, t_x, T) * (a + b + x - 1) / (a - 1) * (1 - kept)
 
 

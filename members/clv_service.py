@@ -17,11 +17,11 @@ from decimal import Decimal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import and_, exists, func, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from loyalty.db import is_postgres, utcnow
+from loyalty.bulk import upsert_rows
+from loyalty.db import utcnow
 from members import clv
 from members.activity import program_day
 from members.models import ClvModel, MemberDay, MemberMetrics
@@ -210,8 +210,7 @@ def _clear_outside(session: Session, start: date | None, end: date) -> None:
 
 
 def _write(session: Session, member_ids: NDArray[np.int64], p: Predictions) -> None:
-    """Upsert the predictions, WRITE_BATCH members at a time: on PostgreSQL as arrays that one
-    statement unnests, elsewhere as one statement executed for each row."""
+    """Upsert the predictions, WRITE_BATCH members per statement (`loyalty.bulk`)."""
     columns = {
         "member_id": member_ids.tolist(),
         "clv_purchases_365": _rounded(p.purchases, 4, MOST_PURCHASES),
@@ -220,14 +219,19 @@ def _write(session: Session, member_ids: NDArray[np.int64], p: Predictions) -> N
             None if v is None else int(v) for v in _rounded(p.value * 100, 0, MOST_MINOR)
         ],
     }
-    connection = session.connection()
-    for begin in range(0, len(member_ids), WRITE_BATCH):
-        part = {name: values[begin : begin + WRITE_BATCH] for name, values in columns.items()}
-        if is_postgres(session):
-            connection.execute(UNNEST_UPSERT, part)
-        else:
-            rows = [dict(zip(part, row, strict=True)) for row in zip(*part.values(), strict=True)]
-            connection.execute(_row_upsert(), rows)
+    names = list(columns)
+    rows = [
+        {**dict(zip(names, row, strict=True)), "spend_12m_minor": 0, "purchase_days": 0}
+        for row in zip(*columns.values(), strict=True)
+    ]
+    for begin in range(0, len(rows), WRITE_BATCH):
+        upsert_rows(
+            session,
+            MemberMetrics.__table__,
+            ["member_id"],
+            rows[begin : begin + WRITE_BATCH],
+            lambda incoming: {name: incoming[name] for name in PREDICTIONS},
+        )
 
 
 def _rounded(values: Vector, places: int, largest: float) -> list[float | None]:
@@ -235,26 +239,3 @@ def _rounded(values: Vector, places: int, largest: float) -> list[float | None]:
     storable = np.isfinite(values) & (np.abs(values) < largest)
     rounded = np.round(np.where(storable, values, 0.0), places).tolist()
     return [v if ok else None for v, ok in zip(rounded, storable.tolist(), strict=True)]
-
-
-def _row_upsert():
-    stmt = sqlite_insert(MemberMetrics.__table__).values(spend_12m_minor=0, purchase_days=0)
-    return stmt.on_conflict_do_update(
-        index_elements=["member_id"], set_={name: stmt.excluded[name] for name in PREDICTIONS}
-    )
-
-
-UNNEST_UPSERT = text(
-    """
-    INSERT INTO member_metrics (member_id, spend_12m_minor, purchase_days,
-                                clv_purchases_365, clv_p_alive, clv_value_365_minor)
-    SELECT id, 0, 0, purchases, alive, value
-    FROM unnest(CAST(:member_id AS BIGINT[]), CAST(:clv_purchases_365 AS NUMERIC[]),
-                CAST(:clv_p_alive AS NUMERIC[]), CAST(:clv_value_365_minor AS BIGINT[]))
-         AS predicted (id, purchases, alive, value)
-    ON CONFLICT (member_id) DO UPDATE SET
-        clv_purchases_365 = excluded.clv_purchases_365,
-        clv_p_alive = excluded.clv_p_alive,
-        clv_value_365_minor = excluded.clv_value_365_minor
-    """
-)

@@ -79,16 +79,19 @@ def create_segment(
     segment = Segment(name=name, rule=rule, created_by=actor, created_at=now, size=0)
     session.add(segment)
     session.flush()
-    _add_members(session, segment, now, timezone, returning=False)
+    _add_members(session, segment, now, timezone, new=True)
     segment.size, segment.refreshed_at = _size(session, segment.id), now
     session.commit()
     return segment
 
 
 def _add_members(
-    session: Session, segment: Segment, now: datetime, timezone: str, *, returning: bool = True
+    session: Session, segment: Segment, now: datetime, timezone: str, *, new: bool = False
 ) -> list[int]:
-    """INSERT the members the rule holds for and the segment lacks (their ids, if asked)."""
+    """INSERT the members the rule holds for and the segment lacks; their ids, unless the
+    segment is `new`. A new segment's first fill checks for no members it cannot have yet:
+    planned on an empty `segment_members`, that check scanned the table being filled once per
+    candidate (minutes for a few hundred thousand)."""
     entering = _query(
         segment.rule,
         now,
@@ -96,12 +99,26 @@ def _add_members(
         literal(segment.id, BigInteger),
         Member.id,
         literal(now, UTCDateTime),
-    ).where(~_is_member(segment.id, Member.id))
+    )
     columns = ["segment_id", "member_id", "entered_at"]
-    stmt = insert(SegmentMember).from_select(columns, entering)
-    if not returning:
-        session.execute(stmt)
+    if new:
+        session.execute(insert(SegmentMember).from_select(columns, entering))
         return []
+    stmt = insert(SegmentMember).from_select(
+        columns, entering.where(~_is_member(segment.id, Member.id))
+    )
+    return list(session.scalars(stmt.returning(SegmentMember.member_id)))
+
+
+def _remove_members(session: Session, segment: Segment, now: datetime, timezone: str) -> list[int]:
+    """DELETE the members the rule no longer holds for; their ids. The set difference (EXCEPT)
+    evaluates the rule once over all members, where a NOT EXISTS per member was planned as
+    three index probes for each (7 s instead of 2 for 400,000 members)."""
+    held = select(SegmentMember.member_id).where(SegmentMember.segment_id == segment.id)
+    gone = held.except_(_query(segment.rule, now, timezone, Member.id))
+    stmt = delete(SegmentMember).where(
+        SegmentMember.segment_id == segment.id, SegmentMember.member_id.in_(gone)
+    )
     return list(session.scalars(stmt.returning(SegmentMember.member_id)))
 
 
@@ -119,9 +136,7 @@ def refresh_segment(session: Session, segment_id: int, now: datetime, timezone: 
     """Bring a segment's members up to date with its rule, in SQL, and emit an event for each
     member who entered or left. Two refreshes of one segment wait for each other."""
     segment = _locked(session, segment_id)
-    holds = _query(segment.rule, now, timezone).where(Member.id == SegmentMember.member_id)
-    gone = delete(SegmentMember).where(SegmentMember.segment_id == segment.id, ~holds.exists())
-    left = list(session.scalars(gone.returning(SegmentMember.member_id)))
+    left = _remove_members(session, segment, now, timezone)
     entered = _add_members(session, segment, now, timezone)
     _emit_each(session, "segment.left", segment.id, left)
     _emit_each(session, "segment.entered", segment.id, entered)

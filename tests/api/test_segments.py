@@ -219,3 +219,22 @@ def test_a_campaign_for_a_segment_applies_only_to_its_members(client, program, m
     ).get_json()
     assert simulated["reach"] == 1
     assert simulated["points"] == 50
+
+
+def test_segments_refresh_on_the_command_line_one_or_all(app, client, program, marketer):
+    runner = app.test_cli_runner()
+    spenders = make(client, marketer, SPENDERS, "Spenders")
+    make(client, marketer, {"fact": "visits", "op": "gte", "value": 1}, "Visitors")
+    member = enrol(client, program)
+    sell(client, program, "CLI-1", "150.00", member)  # now in both, until refreshed
+
+    one = runner.invoke(args=["segments", "refresh", "--id", str(spenders["id"])])
+    assert one.exit_code == 0, one.output
+    assert "1 segment(s) refreshed: 1 members entered, 0 left" in one.output
+    every = runner.invoke(args=["segments", "refresh"])
+    assert "2 segment(s) refreshed: 1 members entered, 0 left" in every.output
+    shown = client.get(f"/api/v1/segments/{spenders['id']}", headers=marketer).get_json()
+    assert shown["size"] == 1
+    unknown = runner.invoke(args=["segments", "refresh", "--id", "999999"])
+    assert unknown.exit_code == 2
+    assert "No segment 999999" in unknown.output

@@ -259,6 +259,18 @@ def test_the_expectation_stays_finite_for_a_customer_with_many_purchases(fitted)
     assert 150 < expected < 210  # nearly alive, about 3.8 purchase days a week for a year
 
 
+def test_the_expectation_stays_finite_when_dropout_is_nearly_the_same_for_everyone():
+    # a and b in the millions (fitted so on a program whose members all lapse alike): Euler's
+    # form overflows there, the paper's printed one does not, and the two agree where both hold
+    nearly_fixed = clv.BgNbd(r=0.71, alpha=1.65, a=1.2e6, b=3.06e7)
+    x, t_x, T = np.array([0.0, 1, 4, 9, 30]), np.array([0.0, 1, 20, 18, 60]), np.full(5, 70.0)
+    ours = clv.expected_purchases(nearly_fixed, 52, x, t_x, T)
+    assert np.all(np.isfinite(ours))
+    assert ours == pytest.approx(papers_eq_10(nearly_fixed, 52, x, t_x, T), rel=1e-9)
+    a_thousandth = clv.BgNbd(r=0.71, alpha=1.65, a=1.2e3, b=3.06e4)  # the same p, less sure
+    assert ours == pytest.approx(clv.expected_purchases(a_thousandth, 52, x, t_x, T), rel=0.02)
+
+
 def test_a_one_purchase_customer_gets_the_population_spend_and_a_positive_value(fitted):
     population_mean = fitted.p * fitted.gamma / (fitted.q - 1)
     assert clv.expected_spend(fitted.gamma_gamma, 0, 0.0) == pytest.approx(population_mean)
