@@ -61,9 +61,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Row]) -> None:
     """INSERT the rows (each with the same keys)."""
     if not rows:
         return
-    filled = _filled(table, rows)
-    names = list(filled[0])
-    if not _as_arrays(session, table, names):
+    filled = _filled(table, rows) if is_postgres(session) else []
+    names = list(filled[0]) if filled else []
+    if not filled or not _as_arrays(session, table, names):
         session.execute(insert(table), list(rows))
         return
     source = _unnest(table, names, filled)
@@ -73,8 +73,8 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Row]) -> None:
 def update_rows(
     session: Session, table: Table, key: str, rows: Sequence[Row], changes: Changes
 ) -> None:
-    """UPDATE the row of `table` whose `key` column equals each row's `key`, setting what
-    `changes` makes of the row's other values."""
+    """UPDATE the row of `table` whose `key` column equals each row's `key` (one row per key),
+    setting what `changes` makes of the row's other values."""
     if not rows:
         return
     names = list(rows[0])
@@ -91,8 +91,8 @@ def update_rows(
 def upsert_rows(
     session: Session, table: Table, keys: Sequence[str], rows: Sequence[Row], changes: Changes
 ) -> None:
-    """INSERT the rows; one whose `keys` are taken updates that row with what `changes` makes
-    of the table's columns and the row's values (`excluded`)."""
+    """INSERT the rows (one per key); one whose `keys` are taken updates that row with what
+    `changes` makes of the table's columns and the row's values (`excluded`)."""
     if not rows:
         return
     names = list(rows[0])

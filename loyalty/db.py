@@ -114,7 +114,8 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     bulk insert needs no RETURNING (psycopg's pipelined executemany of one short statement
     is several times faster than a multi-row INSERT … RETURNING). On PostgreSQL they come from
     the id's sequence; on SQLite, whose write lock the transaction holds from its start, they
-    follow the largest id, or the ids reserved before in this transaction."""
+    follow the largest id, or the ids reserved before in this transaction, so the caller
+    inserts them before anything else is inserted into the table."""
     if count <= 0:
         return []
     if is_postgres(session):

@@ -102,6 +102,7 @@ def record_receipt(
     if receipt["currency"] != source.currency:
         raise InvalidInput("currency", f"the program's currency is {source.currency}")
     txn = _new_transaction(session, receipt, source, digest)
+    _hold_pending(session, txn)  # before the INSERT, which then writes it
     session.add(txn)
     try:
         session.flush()
@@ -110,7 +111,6 @@ def record_receipt(
         first = _find(session, source.store_id, receipt["external_id"])
         assert first is not None
         return _replayed(first, digest), False
-    _hold_pending(session, txn)
     topic = "transaction.refunded" if txn.type == "refund" else "transaction.recorded"
     emit(session, topic, {"transaction_id": txn.id})
     session.commit()
@@ -175,7 +175,8 @@ def _refunded_sale(
 
 
 def _hold_pending(session: Session, txn: Transaction) -> None:
-    """Show the points a queued sale will earn as pending on the member until it is processed."""
+    """The points a queued sale will earn, kept on the sale until it is processed (the member's
+    pending points are the sum over their queued sales)."""
     if txn.type != "sale" or txn.member_id is None:
         return
     txn.points_pending = base_points(txn.total_minor, earn_basis(session, txn.member_id))
