@@ -30,7 +30,7 @@ from members.tier_service import PolicyVersion, policy_in_force
 from members.tiering import Move, change_tier
 from pos_adapters.models import Transaction
 from rewards import engine, journal, lots
-from rewards.earning import BASE_RULE, Purchase, count_purchases, earn_rate, multipliers
+from rewards.earning import Purchase, base_entry, count_purchases, earn_rate, multipliers
 from rewards.facts import lines_of
 from rewards.points import EarnBasis, base_points
 
@@ -162,11 +162,12 @@ def _earn(session: Session, run: Run, state: MemberState, sale: Any) -> None:
     basis = EarnBasis(*run.rate, run.multipliers.get(state.tier, Decimal(1)))
     total = sale.total_minor - sale.refund_processed_minor
     points = base_points(total, basis) if run.base_on else 0
-    if points > 0:
-        run.credits.append((_entry(sale, points), _expiry(run, sale.occurred_at)))
-    run.purchases.append(
-        Purchase(sale.id, sale.member_id, total, sale.occurred_at, sale.store_id, sale.external_id)
+    purchase = Purchase(
+        sale.id, sale.member_id, total, sale.occurred_at, sale.store_id, sale.external_id
     )
+    if points > 0:
+        run.credits.append((base_entry(purchase, points), _expiry(run, sale.occurred_at)))
+    run.purchases.append(purchase)
     earn_basis = {**basis.as_dict(), "version": run.base_version}
     run.sales.append(_processed(sale, points, earn_basis))
     run.activities.append(
@@ -202,22 +203,6 @@ def _reassess(session: Session, run: Run, state: MemberState, sale: Any) -> None
     move = Move(sale.member_id, state.tier, target.code, "upgrade", amount, sale.occurred_at)
     change_tier(session, move, run.in_force, run.timezone)
     state.tier = target.code
-
-
-def _entry(sale: Any, points: int) -> journal.Entry:
-    """The base earning's journal entry, as `earning.credit_base` makes it."""
-    return journal.Entry(
-        member_id=sale.member_id,
-        kind="earn",
-        points=points,
-        account="issuance",
-        key=f"earn:txn:{sale.id}:{BASE_RULE}",
-        cause_type="transaction",
-        cause_id=str(sale.id),
-        description=f"Purchase {sale.external_id}",
-        rule=BASE_RULE,
-        store_id=sale.store_id,
-    )
 
 
 def _expiry(run: Run, at: datetime) -> datetime:

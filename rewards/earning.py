@@ -146,24 +146,28 @@ def credit_base(
 
     Returns None when the sale earns nothing.
     """
-    key = f"earn:txn:{purchase.transaction_id}:{BASE_RULE}"
-    if (existing := journal.find_entry(session, key)) is not None:
+    spec = base_entry(purchase, points)
+    if (existing := journal.find_entry(session, spec.key)) is not None:
         return existing
     if points <= 0:
         return None
-    spec = journal.Entry(
+    return journal.credit(session, spec, points_expiry(session, purchase.occurred_at, timezone))
+
+
+def base_entry(purchase: Purchase, points: int) -> journal.Entry:
+    """The journal entry of a sale's base earning; its key makes it once per sale."""
+    return journal.Entry(
         member_id=purchase.member_id,
         kind="earn",
         points=points,
         account="issuance",
-        key=key,
+        key=f"earn:txn:{purchase.transaction_id}:{BASE_RULE}",
         cause_type="transaction",
         cause_id=str(purchase.transaction_id),
         description=f"Purchase {purchase.external_id}",
         rule=BASE_RULE,
         store_id=purchase.store_id,
     )
-    return journal.credit(session, spec, points_expiry(session, purchase.occurred_at, timezone))
 
 
 @dataclass(frozen=True)
