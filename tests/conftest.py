@@ -38,10 +38,22 @@ def _fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A test database URL that is not PostgreSQL stops the run: the suite's second pass is
+    meant for PostgreSQL, and quietly running on SQLite again would prove nothing."""
+    url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
+    if url and not url.startswith("postgresql"):
+        pytest.exit(
+            f"LOYALTY_TEST_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://…), "
+            f"not {url.split(':', 1)[0]}:…; unset it to run on SQLite.",
+            returncode=4,
+        )
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
-    if url and url.startswith("postgresql"):
+    if url:
         _fresh_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
