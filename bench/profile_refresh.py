@@ -71,7 +71,7 @@ def _program(env: dict[str, str]) -> None:
     for code in profile_data.STORES:
         commands.flask(env, "stores", "create", code, code)
     with _app(env) as (session, _app_obj):
-        from members.tier_service import set_policy
+        from members.tiers.service import set_policy
 
         set_policy(session, LADDER, "bench")
 
@@ -101,9 +101,9 @@ class _app:
 
 
 def create_segments(env: dict[str, str], month: int) -> dict[str, Any]:
-    """The six segments through `members.segments.create_segment`, each timed."""
+    """The six segments through `members.segments.service.create_segment`, each timed."""
     from loyalty.db import utcnow
-    from members import segments as service
+    from members.segments import service
 
     made = {}
     with _app(env) as (session, app):

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.fixtures import Program, Shopper, Till
 from bench.load import Connection, Send
-from members.card_codes import digital_code
+from members.cards.codes import digital_code
 
 CARD_CODE_STEP = 30
 MENU = [

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
-from members.messaging import save_template
-from members.tier_service import set_policy
+from members.messaging.service import save_template
+from members.tiers.service import set_policy
 from rewards import campaigns
 from rewards.models import Reward
 

@@ -21,6 +21,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from demo import campaigns as demo_campaigns
 from loyalty import jobs, staff
 from loyalty.db import utcnow
 from loyalty.extensions import db
@@ -28,7 +29,6 @@ from loyalty.models import StaffUser, Store
 from members.api import code_policy
 from members.models import Member
 from members.service import Enrolment, enrol_member
-from pos_adapters import demo_campaigns
 from pos_adapters.ingestion import Source, record_receipt
 from pos_adapters.schemas import ReceiptSchema
 from rewards import catalog, redemption

@@ -56,6 +56,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Wire every package in: the only place the shell knows the domain packages."""
+    import demo
     from loyalty import admin_api, auth_api, health, pages
     from members import init_app as init_members
     from pos_adapters import init_app as init_pos
@@ -68,3 +69,4 @@ def register_blueprints(app: Flask) -> None:
     init_members(app, api)
     init_rewards(app, api)
     init_pos(app, api)
+    demo.init_app(app)

@@ -36,13 +36,6 @@ def redis_connection(app: Flask) -> Redis | None:
     return app.extensions["loyalty.redis"]
 
 
-def get_queue(app: Flask, name: str = DEFAULT_QUEUE) -> Queue:
-    connection = redis_connection(app)
-    if connection is None:
-        raise RuntimeError("LOYALTY_REDIS_URL is not set")
-    return Queue(name, connection=connection)
-
-
 def handlers(app: Flask) -> dict[str, outbox.Handler]:
     return app.extensions.setdefault("loyalty.outbox_handlers", {})
 

@@ -12,11 +12,12 @@ from loyalty.db import utcnow
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from members import cards, otp, service, tier_service
+from members import otp, service
+from members.cards import service as cards
+from members.cards.qr import qr_png, qr_svg
+from members.hooks import hooks
 from members.models import Member
 from members.phone import InvalidPhone, normalise_phone
-from members.profile_hooks import hooks
-from members.qr import qr_png, qr_svg
 from members.schemas import (
     CardCodeSchema,
     CardSchema,
@@ -31,6 +32,7 @@ from members.schemas import (
     ResolveSchema,
     ShopperTokenSchema,
 )
+from members.tiers import service as tier_service
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1", description="Members and cards")
 SECURITY = [{"bearerAuth": []}]

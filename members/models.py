@@ -215,7 +215,7 @@ class SegmentMember(db.Model):
 
 
 class ClvModel(db.Model):
-    """A fit of BG/NBD and Gamma-Gamma on the program's history (members/clv.py)."""
+    """A fit of BG/NBD and Gamma-Gamma on the program's history (members/metrics/clv.py)."""
 
     __tablename__ = "clv_models"
 

@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from loyalty.db import utcnow
 from members.service import CONSENT_CHANNELS
-from members.tier_schemas import TierProgressSchema
+from members.tiers.schemas import TierProgressSchema
 
 NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="must not be blank")]
 OLDEST_BIRTHDATE = date(1900, 1, 1)

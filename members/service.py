@@ -15,8 +15,8 @@ from loyalty.bulk import insert_rows
 from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import InvalidInput
 from loyalty.outbox import emit, emit_many
-from members.card_codes import luhn_check_digit
-from members.cards import issue_card, issue_cards
+from members.cards.codes import luhn_check_digit
+from members.cards.service import issue_card, issue_cards
 from members.errors import DuplicateMember, UnknownMember
 from members.models import Consent, Member
 from members.phone import InvalidPhone, normalise_phone

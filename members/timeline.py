@@ -1,7 +1,7 @@
 """A member's timeline: purchases, points, tier changes, campaigns and messages, newest first.
 
 Every source (the profile store's own, and those other packages register in
-`members.profile_hooks`) returns its newest entries older than the page boundary; the page is
+`members.hooks`) returns its newest entries older than the page boundary; the page is
 the newest `limit` of them all. The boundary is an opaque cursor naming the last entry shown.
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from loyalty.db import MAX_ID
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditLog, OutgoingMessage
+from members.hooks import TimelineEntry, TimelineSource, TimelineWindow
 from members.models import Member, TierChange
-from members.profile_hooks import TimelineEntry, TimelineSource, TimelineWindow
 
 
 @dataclass(frozen=True)

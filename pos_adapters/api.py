@@ -17,9 +17,8 @@ from loyalty.money import format_minor
 from loyalty.staff import store_by_code
 from members.api import code_policy
 from members.models import Member
-from pos_adapters import ingestion, quoting
+from pos_adapters import ingestion
 from pos_adapters.errors import UnknownTransaction
-from pos_adapters.models import Transaction
 from pos_adapters.schemas import (
     ClaimSchema,
     QuoteRequestSchema,
@@ -28,7 +27,7 @@ from pos_adapters.schemas import (
     TransactionResultSchema,
     TransactionSchema,
 )
-from rewards.models import JournalEntry
+from rewards.models import JournalEntry, Transaction
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="POS transactions")
 SECURITY = [{"bearerAuth": []}]
@@ -166,7 +165,7 @@ def quote(body):
         code_policy=code_policy(),
         now=utcnow(),
     )
-    result = quoting.quote_receipt(db.session, body, source, current_app.config["TIMEZONE"])
+    result = ingestion.quote_receipt(db.session, body, source, current_app.config["TIMEZONE"])
     treated = [o for o in result.quote.outcomes if o.group == "treated"]
     return {
         "points": result.quote.points,

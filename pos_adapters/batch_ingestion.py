@@ -19,8 +19,8 @@ from loyalty.outbox import emit_many
 from members.models import Member
 from pos_adapters.errors import ReceiptConflict
 from pos_adapters.ingestion import Source, items_of, receipt_hash
-from pos_adapters.models import Transaction
 from rewards.earning import earn_bases
+from rewards.models import Transaction
 from rewards.points import base_points
 
 SALES = Transaction.__table__

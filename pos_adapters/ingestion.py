@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from loyalty.errors import DomainError, InvalidInput
 from loyalty.money import to_minor
 from loyalty.outbox import emit
-from members import cards
+from members.cards import service as cards
 from members.models import Member
 from members.service import find_member
 from pos_adapters.errors import NothingToClaim, ReceiptConflict
-from pos_adapters.models import Transaction
+from rewards import quoting
 from rewards.earning import earn_basis
+from rewards.models import Transaction
 from rewards.points import base_points
 
 
@@ -217,3 +218,16 @@ def claim_receipt(
     emit(session, "transaction.recorded", {"transaction_id": txn.id})
     session.commit()
     return txn
+
+
+def quote_receipt(
+    session: Session, receipt: dict[str, Any], source: Source, timezone: str
+) -> quoting.QuoteResult:
+    """What a sale would earn the member it names, with no side effect (`quoting.quote_sale`).
+    Raises InvalidInput for another currency, or a receipt that names no member."""
+    if receipt.get("currency", source.currency) != source.currency:
+        raise InvalidInput("currency", f"the program's currency is {source.currency}")
+    member_id = member_id_for(session, receipt.get("member"), receipt["occurred_at"], source)
+    if member_id is None:
+        raise InvalidInput("member", "a quote is for a member: send their code, number or phone")
+    return quoting.quote_sale(session, member_id, receipt, source.store_id, source.now, timezone)

@@ -1,4 +1,5 @@
-"""Points ledger, earning and redemption, the rewards catalog and vouchers."""
+"""Points: the ledger, the earning flow (recorded receipts turned into ledger entries, the
+quote), redemption, the rewards catalog and vouchers, the rule engine and campaigns."""
 
 from __future__ import annotations
 
@@ -8,21 +9,34 @@ from flask_smorest import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_batch_handler, register_handler, register_periodic
-    from members.segments import register_segment_user
+    from members.segments.service import register_segment_user
     from rewards import api as rewards_api
-    from rewards import campaign_api, campaigns, cli, engine, events, jobs
+    from rewards import (
+        campaign_api,
+        campaigns,
+        cli,
+        engine,
+        events,
+        jobs,
+        member_profile,
+        processing,
+        receipt_profile,
+    )
 
     api.register_blueprint(rewards_api.blp)
     api.register_blueprint(campaign_api.blp)
-    from rewards import profile_parts
-
-    profile_parts.init_app(app)
+    member_profile.init_app(app)
+    receipt_profile.init_app(app)
     register_segment_user(app, campaigns.segment_user)
     register_periodic(app, "expire_points", jobs.expire_due_points)
     register_periodic(app, "daily_events", jobs.emit_daily_events)
-    for topic, handler in events.handlers(engine.settings_from_config(app.config)).items():
-        register_handler(app, topic, handler)
+    settings = engine.settings_from_config(app.config)
+    for source in (events, processing):
+        for topic, handler in source.handlers(settings).items():
+            register_handler(app, topic, handler)
     for topic, batch in events.batch_handlers().items():
+        register_batch_handler(app, topic, batch)
+    for topic, batch in processing.batch_handlers(settings).items():
         register_batch_handler(app, topic, batch)
     app.cli.add_command(cli.points_cli)
     app.cli.add_command(cli.events_cli)

@@ -13,9 +13,9 @@ from loyalty.extensions import db
 from loyalty.idempotency import idempotent
 from loyalty.money import from_minor, to_minor
 from loyalty.settings import get_setting, put_setting
-from members import cards
 from members.api import code_policy
-from members.qr import qr_png
+from members.cards import service as cards
+from members.cards.qr import qr_png
 from members.service import get_member
 from rewards import adjustments, campaigns, catalog, queries, redemption
 from rewards.schemas import (

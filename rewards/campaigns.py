@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
-from members.messaging import template_exists
-from members.segments import unknown_segments
+from members.messaging.service import template_exists
+from members.segments.service import unknown_segments
 from rewards import catalog, rules
 from rewards.campaign_schemas import TRANSACTION_EFFECTS
 from rewards.models import Campaign, CampaignVersion

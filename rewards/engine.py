@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, per_transaction, utcnow
-from members import messaging
+from members.messaging import service as messaging
 from members.models import MemberTag
 from rewards import journal, redemption
 from rewards.earning import Purchase, credit_base, points_expiry

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.money import format_minor, to_minor
 from members.models import Member, MemberTag
-from members.segments import member_segment_ids
+from members.segments.service import member_segment_ids
 from rewards import rules
 from rewards.planning import Basket
 

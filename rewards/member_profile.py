@@ -1,6 +1,6 @@
 """The ledger's and campaigns' part in member merges, timelines, exports and erasure.
 
-Registered into `members.profile_hooks` by `rewards.init_app`.
+Registered into `members.hooks` by `rewards.init_app`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
-from members import profile_hooks
-from members.export_sections import iso
+from members import hooks as profile_hooks
+from members.hooks import TimelineEntry, TimelineWindow
 from members.models import Member
-from members.profile_hooks import TimelineEntry, TimelineWindow
+from members.privacy.export import iso
 from rewards import catalog, journal
 from rewards.models import (
     Campaign,

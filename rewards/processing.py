@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
 from loyalty.models import Store
-from members import activity
+from members.metrics import activity
 from members.service import is_active
-from members.tiering import reassess_tier
-from pos_adapters import sale_batches
-from pos_adapters.models import Transaction
-from rewards import engine
+from members.tiers.moves import reassess_tier
+from rewards import engine, sale_batches
 from rewards.earning import Purchase, Refund, count_purchase, earn_basis, reverse_for_refund
 from rewards.facts import lines_of, remaining_lines
+from rewards.models import Transaction
 from rewards.planning import Basket, Event
 from rewards.points import EarnBasis
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty.errors import InvalidInput
 from loyalty.models import Store
 from loyalty.money import to_minor
 from members.models import Member
-from pos_adapters.ingestion import Source, member_id_for
 from rewards import catalog, engine
 from rewards.earning import earn_basis
 from rewards.facts import lines_of
@@ -28,17 +27,17 @@ class QuoteResult:
     rewards: list[Reward]
 
 
-def quote_receipt(
-    session: Session, receipt: dict[str, Any], source: Source, timezone: str
+def quote_sale(
+    session: Session,
+    member_id: int,
+    receipt: dict[str, Any],
+    store_id: int | None,
+    now: datetime,
+    timezone: str,
 ) -> QuoteResult:
-    """The points a sale would earn now (base rule and live campaigns, as the engine will
-    apply them), and the rewards the member could afford with them."""
-    if receipt.get("currency", source.currency) != source.currency:
-        raise InvalidInput("currency", f"the program's currency is {source.currency}")
-    member_id = member_id_for(session, receipt.get("member"), receipt["occurred_at"], source)
-    if member_id is None:
-        raise InvalidInput("member", "a quote is for a member: send their code, number or phone")
-    store = session.get(Store, source.store_id) if source.store_id else None
+    """The points a sale would earn the member now (base rule and live campaigns, as the
+    engine will apply them), and the rewards they could afford with them. No side effect."""
+    store = session.get(Store, store_id) if store_id else None
     items = [
         {**item, "quantity": str(item["quantity"]), "unit_price": f"{item['unit_price']:.2f}"}
         for item in receipt.get("items", [])
@@ -55,7 +54,7 @@ def quote_receipt(
     balance = session.scalar(select(Member.points_balance).where(Member.id == member_id)) or 0
     affordable = [
         reward
-        for reward in catalog.list_rewards(session, source.now)
+        for reward in catalog.list_rewards(session, now)
         if reward.points_cost <= balance + quote.points
     ]
     return QuoteResult(member_id, balance, quote, affordable)

@@ -1,4 +1,4 @@
-"""The receipts' part in member merges, timelines and exports (`members.profile_hooks`).
+"""The receipts' part in member merges, timelines and exports (`members.hooks`).
 
 Receipts carry no personal data beyond the member id, so erasure leaves them as they are:
 analytics over them still sum.
@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Store
 from loyalty.money import format_minor
-from members import profile_hooks
-from members.export_sections import iso
-from members.profile_hooks import TimelineEntry, TimelineWindow
-from pos_adapters.models import Transaction
+from members import hooks as profile_hooks
+from members.hooks import TimelineEntry, TimelineWindow
+from members.privacy.export import iso
+from rewards.models import Transaction
 
 
 def init_app(app: Flask) -> None:

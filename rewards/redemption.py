@@ -185,9 +185,5 @@ def cancel_redemption(
     return redemption
 
 
-def reward_of(session: Session, redemption: Redemption) -> Reward | None:
-    return session.get(Reward, redemption.reward_id) if redemption.reward_id else None
-
-
 def voucher_of(session: Session, redemption: Redemption) -> Voucher | None:
     return session.scalar(select(Voucher).where(Voucher.redemption_id == redemption.id))

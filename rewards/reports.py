@@ -16,16 +16,15 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.models import OutgoingMessage
 from loyalty.money import format_minor
-from rewards import history
 from rewards.campaigns import get_campaign
-from rewards.models import Campaign, CampaignApplication, Redemption, Voucher
+from rewards.models import Campaign, CampaignApplication, Redemption, Transaction, Voucher
 
 SHARE = Decimal("0.0001")
 
 
 def _group(session: Session, campaign: Campaign, group: str) -> dict[str, Any]:
     """Members of a group and what they spent (net of refunds) while the campaign ran."""
-    t = history.transactions
+    t = Transaction.__table__
     members = (
         select(CampaignApplication.member_id)
         .where(CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group)

@@ -23,15 +23,15 @@ from sqlalchemy.orm import Session
 from loyalty.bulk import update_rows
 from loyalty.db import is_postgres, one_of, utcnow
 from loyalty.settings import get_setting
-from members import activity
-from members import tier_policy as rules
+from members.metrics import activity
 from members.models import Member, MemberDay
-from members.tier_service import PolicyVersion, policy_in_force
-from members.tiering import Move, change_tier
-from pos_adapters.models import Transaction
+from members.tiers import policy as rules
+from members.tiers.moves import Move, change_tier
+from members.tiers.service import PolicyVersion, policy_in_force
 from rewards import engine, journal, lots
 from rewards.earning import Purchase, base_entry, count_purchases, earn_rate, multipliers
 from rewards.facts import lines_of
+from rewards.models import Transaction
 from rewards.points import EarnBasis, base_points
 
 SALES = Transaction.__table__

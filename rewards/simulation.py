@@ -25,13 +25,13 @@ from loyalty.models import OutboxMessage, Store
 from loyalty.money import from_minor
 from loyalty.settings import get_setting
 from members.models import Member, MemberTag
-from members.segments import segments_of
-from rewards import daily, history
+from members.segments.service import segments_of
+from rewards import daily
 from rewards.campaigns import get_campaign
 from rewards.engine import compile_campaign
 from rewards.events import day_start
 from rewards.facts import basket_facts, lines_of, profile_facts
-from rewards.models import JournalEntry, LotMovement, PointsLot, Redemption
+from rewards.models import JournalEntry, LotMovement, PointsLot, Redemption, Transaction
 from rewards.planning import Basket, CampaignRule, Event, Outcome, plan
 from rewards.points import EarnBasis, base_points
 
@@ -104,7 +104,7 @@ class Profiles:
                 )
             ):
                 self.tags[member_id].append(tag)
-        t = history.transactions
+        t = Transaction.__table__
         self.moves: dict[int, list[tuple[datetime, int, int, int]]] = defaultdict(list)
         sales = select(t.c.member_id, t.c.occurred_at, t.c.id, t.c.total_minor).where(
             t.c.type == "sale", t.c.status == "processed", t.c.member_id.in_(member_ids)
@@ -163,7 +163,7 @@ def _sale_base(row: Any) -> int:
 
 
 def sale_events(session: Session, since: datetime, until: datetime) -> Iterator[Event]:
-    t = history.transactions
+    t = Transaction.__table__
     stores = dict(session.execute(select(Store.id, Store.code)).all())
     rows = session.execute(
         select(t)
@@ -213,7 +213,7 @@ def inactivity_events(
 ) -> Iterator[Event]:
     """Days on which a member's last activity (a purchase, or enrolment) was `quiet` days back."""
     zone = ZoneInfo(timezone)
-    t = history.transactions
+    t = Transaction.__table__
     activity: dict[int, list[datetime]] = defaultdict(list)
     for member_id, at in session.execute(select(Member.id, Member.enrolled_at)):
         activity[member_id].append(at)

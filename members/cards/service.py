@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from loyalty.bulk import insert_rows
 from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import Conflict, InvalidInput
-from members import card_codes
+from members.cards import codes as card_codes
 from members.errors import CardBlocked, CardReplaced, CodeExpired, CodeInvalid, UnknownMember
 from members.models import Card, Member
 

@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 from loyalty.auth import require
 from loyalty.extensions import db
 from loyalty.models import MessageTemplate
-from members import messaging
-from members.template_schemas import TemplatePutSchema, TemplateSchema, TemplateSummarySchema
+from members.messaging import service as messaging
+from members.messaging.schemas import TemplatePutSchema, TemplateSchema, TemplateSummarySchema
 
 blp = Blueprint(
     "message_templates", __name__, url_prefix="/api/v1", description="Message templates"

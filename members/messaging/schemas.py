@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from members.messaging import template_problem
+from members.messaging.service import template_problem
 
 
 def jinja_text(value: str) -> None:

@@ -12,9 +12,11 @@ from loyalty.db import utcnow
 from loyalty.errors import NotFound
 from loyalty.extensions import db
 from loyalty.money import format_minor
-from members import clv_service, metrics, service
-from members.activity import program_day
-from members.metrics_schemas import ClvModelSchema, MetricsSchema
+from members import service
+from members.metrics import clv_fit as clv_service
+from members.metrics import service as metrics
+from members.metrics.activity import program_day
+from members.metrics.schemas import ClvModelSchema, MetricsSchema
 from members.models import ClvModel
 
 blp = Blueprint(

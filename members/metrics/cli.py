@@ -1,5 +1,4 @@
-"""`flask profiles refresh`, `flask segments refresh` and `flask clv fit`: the profile scores,
-the segments' members and the lifetime value model."""
+"""`flask profiles refresh` and `flask clv fit`: the profile scores and the lifetime value model."""
 
 from __future__ import annotations
 
@@ -11,12 +10,13 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members import clv, clv_service, metrics, segments
-from members.activity import program_day
+from members.metrics import clv
+from members.metrics import clv_fit as clv_service
+from members.metrics import service as metrics
+from members.metrics.activity import program_day
 
 profiles_cli = AppGroup("profiles", help="Member profile scores.")
 clv_cli = AppGroup("clv", help="Customer lifetime value.")
-segments_cli = AppGroup("segments", help="Member segments.")
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -39,25 +39,6 @@ def refresh(as_of: str | None) -> None:
     today = _day(as_of, "--as-of") or _today()
     count = metrics.refresh_profiles(db.session, today, utcnow())
     click.echo(f"{count} member profiles refreshed as of {today}")
-
-
-@segments_cli.command("refresh")
-@click.option("--id", "segment_id", type=int, default=None, help="Only this segment.")
-def refresh_segments(segment_id: int | None) -> None:
-    """Bring every segment's members (or one segment's) up to date with its rule."""
-    timezone = current_app.config["TIMEZONE"]
-    if segment_id is None:
-        done = segments.refresh_segments(db.session, timezone=timezone)
-    else:
-        try:
-            one = segments.refresh_segment(db.session, segment_id, utcnow(), timezone)
-        except segments.UnknownSegment as exc:
-            raise click.BadParameter(exc.detail, param_hint="--id") from exc
-        done = {"segments": 1, "entered": one.entered, "left": one.left}
-    click.echo(
-        f"{done['segments']} segment(s) refreshed: {done['entered']} members entered, "
-        f"{done['left']} left"
-    )
 
 
 @clv_cli.command("fit")

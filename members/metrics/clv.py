@@ -8,7 +8,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from math import ceil
 from typing import NamedTuple
 
 import numpy as np
@@ -266,34 +265,6 @@ def expected_spend(params: GammaGamma, x: ArrayLike, m: ArrayLike) -> Vector:
 
 
 # --- value over a horizon --------------------------------------------------------------------
-
-
-def expected_value(
-    fit: FitResult,
-    horizon_weeks: float,
-    x: ArrayLike,
-    t_x: ArrayLike,
-    T: ArrayLike,
-    m: ArrayLike,
-    *,
-    discount_rate: float = 0.0,
-    step_weeks: float = 1.0,
-) -> Vector:
-    """Expected purchases in the next `horizon_weeks` times the expected spend per purchase.
-
-    With a discount rate, the purchases expected in the k-th step of `step_weeks` weeks are
-    discounted by (1 + discount_rate) ** k: a weekly rate with the default step.
-    """
-    x, t_x, T, m = _floats(x, t_x, T, m)
-    spend = expected_spend(fit.gamma_gamma, x, m)
-    if discount_rate == 0:
-        return expected_purchases(fit.bgnbd, horizon_weeks, x, t_x, T) * spend
-    steps = np.arange(1, max(1, ceil(horizon_weeks / step_weeks)) + 1)
-    ends = np.minimum(steps * step_weeks, horizon_weeks)
-    cumulative = np.array([expected_purchases(fit.bgnbd, t, x, t_x, T) for t in ends])
-    per_step = np.diff(cumulative, axis=0, prepend=0.0)
-    discount = (1 + discount_rate) ** -(ends / step_weeks)
-    return spend * (discount @ per_step)
 
 
 # --- both models at once ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Customer lifetime value for the program: BG/NBD and Gamma-Gamma (members/clv.py) fitted on
-the members' purchase days, kept in `clv_models`, and each member's predictions written into
+"""Customer lifetime value for the program: BG/NBD and Gamma-Gamma (`metrics/clv.py`) fitted
+on the members' purchase days, kept in `clv_models`, and each member's predictions written into
 `member_metrics`.
 
 A member's calibration history is their purchase days (`member_days.purchases > 0`) from the
@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, aliased
 
 from loyalty.bulk import upsert_rows
 from loyalty.db import utcnow
-from members import clv
-from members.activity import program_day
+from members.metrics import clv
+from members.metrics.activity import program_day
 from members.models import ClvModel, MemberDay, MemberMetrics
 
 HORIZON_DAYS = 365

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import CreateTempTableAs, UTCDateTime, is_postgres, utcnow
 from loyalty.models import Store
-from members import rfm
-from members.activity import program_day
+from members.metrics import rfm
+from members.metrics.activity import program_day
 from members.models import Member, MemberAffinity, MemberDay, MemberMetrics
 
 TOP = 3

@@ -9,11 +9,12 @@ from loyalty.auth import check_member_scope, principal, require
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from members import merge, pdpa, service
+from members import service
 from members import timeline as timelines
 from members.api import member_view
-from members.profile_hooks import hooks
-from members.profile_schemas import (
+from members.hooks import hooks
+from members.privacy import merge, pdpa
+from members.privacy.schemas import (
     ErasedSchema,
     EraseSchema,
     ExportSchema,

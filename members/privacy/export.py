@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import OutgoingMessage, Store
 from loyalty.money import format_minor
+from members.hooks import ExportSection
 from members.models import (
     Card,
     Consent,
@@ -22,7 +23,6 @@ from members.models import (
     SegmentMember,
     TierChange,
 )
-from members.profile_hooks import ExportSection
 
 
 def iso(value: datetime | date | None) -> str | None:

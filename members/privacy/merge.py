@@ -2,7 +2,7 @@
 
 The source's history moves to the target: the profile store's own rows here (consents, tags,
 cards, purchase days and affinities, messages), the ledger and receipts through the merge steps
-the other packages register (`members.profile_hooks`). The source stays as a record with status
+the other packages register (`members.hooks`). The source stays as a record with status
 "merged" and `merged_into_id`, without points, contact details or counters.
 """
 
@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import AuditLog
 from loyalty.outbox import emit, is_transient
-from members import merge_rows, tiering
 from members.errors import UnknownMember
+from members.hooks import MergeStep
 from members.models import Member
-from members.profile_hooks import MergeStep
-from members.tier_service import policy_in_force
+from members.privacy import row_moves as merge_rows
+from members.tiers import moves as tiering
+from members.tiers.service import policy_in_force
 
 CLOSED = ("merged", "erased")
 

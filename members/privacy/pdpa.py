@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from loyalty.models import AuditLog, OutgoingMessage
 from loyalty.outbox import emit
 from members.errors import UnknownMember
-from members.export_sections import OWN_SECTIONS, iso
-from members.merge import check_reason, lock_members
-from members.merge_rows import leave_segments
+from members.hooks import EraseStep, ExportSection
 from members.models import Card, Consent, Member, MemberTag, OneTimeCode
-from members.profile_hooks import EraseStep, ExportSection
+from members.privacy.export import OWN_SECTIONS, iso
+from members.privacy.merge import check_reason, lock_members
+from members.privacy.row_moves import leave_segments
 from members.service import get_member
 
 ERASED_NAME = "Erased member"

@@ -14,8 +14,8 @@ from loyalty.auth import principal, require
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from members import segments
-from members.segment_schemas import (
+from members.segments import service as segments
+from members.segments.schemas import (
     SegmentCreateSchema,
     SegmentMemberSchema,
     SegmentMembersQuerySchema,

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from loyalty.db import MAX_ID
-from members import segment_sql
+from members.segments import sql as segment_sql
 
 NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="must not be blank")]
 RULE_DOC = {

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from loyalty import outbox
 from loyalty.db import UTCDateTime, is_postgres, utcnow
 from loyalty.errors import Conflict, InvalidInput, NotFound
-from members import segment_sql
 from members.models import Consent, Member, Segment, SegmentMember
+from members.segments import sql as segment_sql
 
 # Something that may name a segment (a campaign's audience): what uses it, or None.
 SegmentUser = Callable[[Session, int], str | None]

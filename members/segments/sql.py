@@ -37,7 +37,8 @@ from sqlalchemy import (
 )
 
 from loyalty.models import Store
-from members.metrics import year_before
+from members.metrics.rfm import SEGMENTS as RFM_SEGMENTS
+from members.metrics.service import year_before
 from members.models import (
     Consent,
     Member,
@@ -46,7 +47,6 @@ from members.models import (
     MemberMetrics,
     MemberTag,
 )
-from members.rfm import SEGMENTS as RFM_SEGMENTS
 from members.service import CONSENT_CHANNELS
 
 MAX_DEPTH = 8

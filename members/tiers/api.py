@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from loyalty.auth import principal, require
 from loyalty.extensions import db
-from members import tier_service
-from members.tier_schemas import TierPolicyPutSchema, TierPolicySchema
+from members.tiers import service as tier_service
+from members.tiers.schemas import TierPolicyPutSchema, TierPolicySchema
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/v1", description="Tiers and their policy")
 SECURITY = [{"bearerAuth": []}]

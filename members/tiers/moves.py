@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.outbox import emit
-from members import tier_policy as rules
 from members.models import Member, TierChange
-from members.tier_service import PolicyVersion, policy_in_force, qualifying
+from members.tiers import policy as rules
+from members.tiers.service import PolicyVersion, policy_in_force, qualifying
 
 
 @dataclass(frozen=True)

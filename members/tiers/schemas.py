@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from loyalty.money import format_minor
-from members.tier_policy import BASES, DOWNGRADES, WINDOWS
+from members.tiers.policy import BASES, DOWNGRADES, WINDOWS
 
 CODE = validate.Regexp(r"^[a-z0-9_-]{1,32}$", error="1 to 32 of a-z, 0-9, _ and - only")
 TEXT = [validate.Length(min=1, max=100), validate.Regexp(r"\s*\S", error="must not be blank")]

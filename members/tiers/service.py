@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import per_transaction
 from loyalty.errors import Conflict, InvalidInput
-from members import tier_policy as rules
 from members.models import Member, MemberDay, Tier, TierPolicyVersion
+from members.tiers import policy as rules
 
-CACHE_KEY = "members.tier_policy"
+CACHE_KEY = "members.tiers.policy"
 # In force when no version was ever written: the one tier new members start in.
 DEFAULT_DOCUMENT: dict[str, Any] = rules.normalised(
     {

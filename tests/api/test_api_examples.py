@@ -11,7 +11,7 @@ from sqlalchemy import select
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members import card_codes
+from members.cards import codes as card_codes
 from members.models import Card
 from tests import conftest as base
 from tests.api.conftest import problem_of

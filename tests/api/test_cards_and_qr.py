@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members.card_codes import digital_code, time_step
+from members.cards.codes import digital_code, time_step
 from members.models import Card
 from tests import conftest, factories
 from tests.factories import Program, enrol, receipt, shopper_headers

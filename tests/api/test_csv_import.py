@@ -15,8 +15,7 @@ from loyalty.extensions import db
 from loyalty.models import OutboxMessage
 from members.models import Card, Member, MemberDay
 from members.service import Enrolment, enrol_member
-from pos_adapters.models import Transaction
-from rewards.models import JournalEntry
+from rewards.models import JournalEntry, Transaction
 
 HEADER = "external_id,occurred_at,customer_ref,total,currency,sku,category,quantity,unit_price"
 GOOD = (

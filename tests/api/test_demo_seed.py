@@ -13,13 +13,12 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import func, select
 
+from demo.seed import DEMO_PASSWORD, make_plan
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage, StaffUser, Store
 from members.models import Member
-from pos_adapters.demo import DEMO_PASSWORD, make_plan
-from pos_adapters.models import Transaction
 from rewards.models import (
     Campaign,
     CampaignApplication,
@@ -29,6 +28,7 @@ from rewards.models import (
     Posting,
     Redemption,
     Reward,
+    Transaction,
     Voucher,
 )
 from rewards.points import EarnBasis, base_points

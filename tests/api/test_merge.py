@@ -12,8 +12,7 @@ from sqlalchemy import and_, func, select
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from members.models import Member, MemberAffinity, MemberDay, MemberTag, TierChange
-from pos_adapters.models import Transaction
-from rewards.models import JournalEntry, PointsLot, Posting, Redemption
+from rewards.models import JournalEntry, PointsLot, Posting, Redemption, Transaction
 from tests.api.conftest import problem_of
 from tests.factories import enrol, receipt
 

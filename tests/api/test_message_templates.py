@@ -8,7 +8,7 @@ import pytest
 
 from loyalty.extensions import db
 from loyalty.models import OutgoingMessage
-from members.messaging import MessagePolicy, send_member_message
+from members.messaging.service import MessagePolicy, send_member_message
 from tests.api.conftest import problem_of
 from tests.factories import enrol
 

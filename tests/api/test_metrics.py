@@ -13,7 +13,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members import clv, service
+from members import service
+from members.metrics import clv
 from members.models import MemberDay
 from tests.api.conftest import problem_of
 from tests.factories import Program, enrol, receipt

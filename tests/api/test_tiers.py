@@ -19,8 +19,10 @@ from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.jobs import periodic_tasks
 from loyalty.models import OutboxMessage
-from members import tier_policy, tier_service, tiering
 from members.models import Member, Tier, TierChange
+from members.tiers import moves as tiering
+from members.tiers import policy as tier_policy
+from members.tiers import service as tier_service
 from tests.api.conftest import problem_of
 from tests.factories import Program, enrol, receipt
 

@@ -21,7 +21,7 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from loyalty.db import utcnow
-from members.tier_policy import add_months
+from members.tiers.policy import add_months
 from tests.e2e.conftest import FAST_CODE_STEP, TILL
 from tests.factories import Program, enrol, receipt, shopper_headers
 

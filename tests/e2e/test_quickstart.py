@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pos_adapters.demo import DEMO_PASSWORD
+from demo.seed import DEMO_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0

@@ -22,8 +22,7 @@ from sqlalchemy import func, select
 from loyalty import create_app
 from loyalty.extensions import db
 from members.models import Member
-from pos_adapters.models import Transaction
-from rewards.models import JournalEntry, Posting
+from rewards.models import JournalEntry, Posting, Transaction
 from tests.integration.servers import (
     SECRET_KEY,
     Launcher,

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from pos_adapters.models import Transaction
 from rewards import engine, journal
-from rewards.models import JournalEntry
+from rewards.models import JournalEntry, Transaction
 from rewards.planning import Event
 from tests.factories import Program, receipt
 from tests.integration.servers import Reply, wait_until

@@ -31,7 +31,7 @@ from loyalty.jobs import DRAIN_JOB, EVENTS_QUEUE
 from loyalty.models import OutboxMessage
 from loyalty.money import format_minor
 from members.models import MemberTag
-from members.tier_service import set_policy
+from members.tiers.service import set_policy
 from rewards.models import CampaignApplication, JournalEntry, PointsLot
 from tests.factories import Program, receipt
 from tests.integration.conftest import REDIS_URL, Books

@@ -16,13 +16,11 @@ from loyalty import create_app, staff
 from loyalty.extensions import db
 from members.models import ClvModel, Member, MemberDay
 from pos_adapters.csv_import import COLUMNS
-from pos_adapters.models import Transaction
+from rewards.models import Transaction
 from tests import conftest
+from tests.datasets import CDNOW_SAMPLE
 from tests.unit.test_clv import PUBLISHED_BGNBD, PUBLISHED_GAMMA_GAMMA
 
-CDNOW_SAMPLE = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
-)
 SAMPLE_ROWS, SAMPLE_CUSTOMERS, REPEAT_BUYERS = 6919, 2357, 946
 
 

@@ -36,15 +36,14 @@ from loyalty.extensions import db
 from loyalty.models import OutboxMessage
 from loyalty.money import format_minor
 from loyalty.settings import put_setting
-from members import cards
+from members.cards import service as cards
 from members.models import Member, Tier
 from members.service import Enrolment, enrol_member
 from pos_adapters.ingestion import Source, record_receipt
-from pos_adapters.models import Transaction
 from pos_adapters.schemas import ReceiptSchema
 from rewards.errors import InsufficientPoints, RedemptionNotCancellable
 from rewards.expiry import expire_points
-from rewards.models import JournalEntry, LotMovement, PointsLot, Posting, Redemption
+from rewards.models import JournalEntry, LotMovement, PointsLot, Posting, Redemption, Transaction
 from rewards.points import EarnBasis, base_points
 from rewards.redemption import Till, cancel_redemption, redeem_points
 from tests.conftest import KEEP_TABLES, restore_base_earning, restore_first_tier_policy

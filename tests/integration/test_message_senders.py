@@ -28,7 +28,7 @@ from loyalty.extensions import db
 from loyalty.messages import MAX_ATTEMPTS, queue_message, send_due
 from loyalty.models import OutgoingMessage
 from loyalty.senders import SIGNATURE_HEADER, Outgoing, senders_from_config
-from members.messaging import MessagePolicy, send_member_message
+from members.messaging.service import MessagePolicy, send_member_message
 from tests.factories import enrol
 from tests.integration.servers import free_port, service_env, wait_until
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,16 +16,17 @@ from rq import Queue
 from sqlalchemy import func, insert, select
 
 from loyalty.extensions import db
-from members import clv, clv_service, metrics, service
+from members import service
+from members.metrics import clv
+from members.metrics import clv_fit as clv_service
+from members.metrics import service as metrics
 from members.models import ClvModel, Member, MemberAffinity, MemberDay, MemberMetrics
+from tests.datasets import CDNOW_SAMPLE
 from tests.factories import Program
 from tests.integration.servers import service_env, wait_until
 
 TODAY = date(2026, 6, 30)
 NOW = datetime(2026, 6, 30, 5, 0, tzinfo=UTC)
-CDNOW_SAMPLE = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
-)
 
 # name: (days since the last purchase day, purchase days one day apart, spend a day in minor)
 POPULATION = {

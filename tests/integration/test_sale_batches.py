@@ -1,4 +1,4 @@
-"""The set-based engine (`pos_adapters/sale_batches.py`) does to a run of sales exactly what
+"""The set-based engine (`rewards/sale_batches.py`) does to a run of sales exactly what
 `processing.process_sale` does to each of them in turn: the same points at the same tier
 multipliers, the same visits, spend, purchase days, affinities, tier moves and ledger."""
 
@@ -18,16 +18,15 @@ from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage
 from loyalty.staff import create_store
+from members.hooks import hooks
 from members.models import Member, MemberAffinity, MemberDay, TierChange
-from members.pdpa import erase_member
-from members.profile_hooks import hooks
+from members.privacy.pdpa import erase_member
 from members.service import Enrolment, enrol_member
-from members.tier_service import set_policy
+from members.tiers.service import set_policy
 from pos_adapters.batch_ingestion import Sale, record_sales
 from pos_adapters.ingestion import Source
-from pos_adapters.models import Transaction
-from pos_adapters.sale_batches import process_sales
-from rewards.models import JournalEntry, PointsLot
+from rewards.models import JournalEntry, PointsLot, Transaction
+from rewards.sale_batches import process_sales
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 TIER_EVENT = "tier.changed"

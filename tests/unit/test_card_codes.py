@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from members.card_codes import (
+from members.cards.codes import (
     digital_code,
     digital_code_state,
     is_valid_card_no,

@@ -17,7 +17,7 @@ from loyalty.extensions import db
 from loyalty.messages import LEASE, MAX_ATTEMPTS, _claim, queue_message, retry_delay, send_due
 from loyalty.models import MessageTemplate, OutgoingMessage
 from loyalty.senders import Outgoing, SendError
-from members.messaging import (
+from members.messaging.service import (
     MessagePolicy,
     policy_from_config,
     quiet_until,

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from members import rfm
-from members.metrics import year_before
+from members.metrics import rfm
+from members.metrics.service import year_before
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from sqlalchemy import event
 from loyalty import create_app
 from loyalty.extensions import db
 from loyalty.models import Store
-from members import segment_sql
 from members.models import (
     Consent,
     Member,
@@ -31,7 +30,8 @@ from members.models import (
     MemberTag,
     Tier,
 )
-from members.segment_sql import Context
+from members.segments import sql as segment_sql
+from members.segments.sql import Context
 from tests import conftest as base
 
 ZONE = ZoneInfo("Asia/Bangkok")

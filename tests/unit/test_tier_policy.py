@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from members.tier_policy import (
+from members.tiers.policy import (
     TierPolicy,
     add_months,
     document_problems,
