@@ -16,8 +16,8 @@ from typing import Any
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from rewards.campaign_schemas import CampaignCreateSchema
-from rewards.campaigns import change_status, create_campaign
+from rewards.campaigns.schemas import CampaignCreateSchema
+from rewards.campaigns.service import change_status, create_campaign
 
 Doc = dict[str, Any]
 HOUR_WINDOWS = ([7, 11], [11, 15], [16, 20])  # five of the fourteen opening hours each

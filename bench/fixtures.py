@@ -11,7 +11,7 @@ from loyalty import create_app, staff
 from loyalty.extensions import db
 from members.models import Card
 from members.service import Enrolment, enrol_member
-from rewards.adjustments import adjust_points
+from rewards.ledger.adjustments import adjust_points
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from members.messaging.service import save_template
 from members.tiers.service import set_policy
-from rewards import campaigns
+from rewards.campaigns import service as campaigns
 from rewards.models import Reward
 
 ACTOR = "demo seed"

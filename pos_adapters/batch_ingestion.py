@@ -19,9 +19,9 @@ from loyalty.outbox import emit_many
 from members.models import Member
 from pos_adapters.errors import ReceiptConflict
 from pos_adapters.ingestion import Source, items_of, receipt_hash
-from rewards.earning import earn_bases
+from rewards.earning.points import base_points
+from rewards.earning.service import earn_bases
 from rewards.models import Transaction
-from rewards.points import base_points
 
 SALES = Transaction.__table__
 MEMBERS = Member.__table__

@@ -22,10 +22,10 @@ from members.cards import service as cards
 from members.models import Member
 from members.service import find_member
 from pos_adapters.errors import NothingToClaim, ReceiptConflict
-from rewards import quoting
-from rewards.earning import earn_basis
+from rewards.earning import quoting
+from rewards.earning.points import base_points
+from rewards.earning.service import earn_basis
 from rewards.models import Transaction
-from rewards.points import base_points
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,11 @@ def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_batch_handler, register_handler, register_periodic
     from members.segments.service import register_segment_user
     from rewards import api as rewards_api
-    from rewards import (
-        campaign_api,
-        campaigns,
-        cli,
-        engine,
-        events,
-        jobs,
-        member_profile,
-        processing,
-        receipt_profile,
-    )
+    from rewards import cli, jobs, member_profile, receipt_profile
+    from rewards.campaigns import api as campaign_api
+    from rewards.campaigns import engine, events
+    from rewards.campaigns import service as campaigns
+    from rewards.earning import processing
 
     api.register_blueprint(rewards_api.blp)
     api.register_blueprint(campaign_api.blp)

@@ -17,7 +17,10 @@ from members.api import code_policy
 from members.cards import service as cards
 from members.cards.qr import qr_png
 from members.service import get_member
-from rewards import adjustments, campaigns, catalog, queries, redemption
+from rewards import catalog, redemption
+from rewards.campaigns import service as campaigns
+from rewards.ledger import adjustments
+from rewards.ledger import statement as queries
 from rewards.schemas import (
     AdjustmentSchema,
     LedgerEntrySchema,

@@ -10,9 +10,9 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from rewards import daily
-from rewards.expiry import expire_points
+from rewards.campaigns import daily
 from rewards.jobs import program_today
+from rewards.ledger.expiry import expire_points
 
 points_cli = AppGroup("points", help="The points ledger.")
 

@@ -9,8 +9,8 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
-from rewards.daily import run_daily
-from rewards.expiry import expire_points
+from rewards.campaigns.daily import run_daily
+from rewards.ledger.expiry import expire_points
 
 
 def expire_due_points(session: Session) -> int:

@@ -17,7 +17,8 @@ from members import hooks as profile_hooks
 from members.hooks import TimelineEntry, TimelineWindow
 from members.models import Member
 from members.privacy.export import iso
-from rewards import catalog, journal
+from rewards import catalog
+from rewards.ledger import journal
 from rewards.models import (
     Campaign,
     CampaignApplication,

@@ -173,7 +173,7 @@ class Voucher(db.Model):
 class Campaign(db.Model):
     """A campaign: a trigger, an audience, conditions, effects and limits, in versions.
 
-    `definition` holds the current version's rule (see rewards/campaign_schemas.py); the
+    `definition` holds the current version's rule (see rewards/campaigns/schemas.py); the
     columns are what the engine selects on and the budget counters it updates atomically.
     """
 

@@ -14,14 +14,15 @@ from loyalty.outbox import emit
 from members.errors import MemberNotActive
 from members.models import Member
 from members.service import is_active
-from rewards import catalog, journal
-from rewards.earning import points_expiry
+from rewards import catalog
+from rewards.earning.service import points_expiry
 from rewards.errors import (
     ExternalIdConflict,
     RedemptionNotCancellable,
     RewardUnavailable,
     UnknownRedemption,
 )
+from rewards.ledger import journal
 from rewards.models import JournalEntry, Redemption, Reward, Voucher
 
 

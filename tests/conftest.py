@@ -21,7 +21,7 @@ from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from members.models import TierPolicyVersion
-from rewards import campaigns
+from rewards.campaigns import service as campaigns
 from rewards.models import Campaign, CampaignVersion
 from tests import factories
 

@@ -1,10 +1,10 @@
 """Segment rules compiled to SQL: the campaign condition language over profile facts.
 
 A rule is {"all": [...]}, {"any": [...]}, {"not": {...}} or a test {"fact", "op", "value"}, as
-in campaigns (rewards/rules.py), over the facts in FACTS. `problems` says what is wrong with a
-rule; `members_query` turns a sound rule into one SELECT of member ids (an outer join to the
-metrics, EXISTS subqueries for the list facts). Day boundaries are computed here, in the
-program's time zone, so the SQL is the same on SQLite and PostgreSQL.
+in campaigns (rewards/campaigns/rules.py), over the facts in FACTS. `problems` says what is
+wrong with a rule; `members_query` turns a sound rule into one SELECT of member ids (an outer
+join to the metrics, EXISTS subqueries for the list facts). Day boundaries are computed here,
+in the program's time zone, so the SQL is the same on SQLite and PostgreSQL.
 
 A fact a member does not have (no purchase yet, no RFM score) makes a test false, and `ne` /
 `not_in` true, as in campaigns; list facts (store, category, tags, consent) match with

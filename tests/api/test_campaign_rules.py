@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from rewards.campaigns.planning import in_holdout
 from rewards.models import Voucher
-from rewards.planning import in_holdout
 from tests.api.conftest import problem_of
 from tests.factories import Program, enrol, receipt
 

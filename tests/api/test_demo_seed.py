@@ -19,6 +19,7 @@ from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage, StaffUser, Store
 from members.models import Member
+from rewards.earning.points import EarnBasis, base_points
 from rewards.models import (
     Campaign,
     CampaignApplication,
@@ -31,7 +32,6 @@ from rewards.models import (
     Transaction,
     Voucher,
 )
-from rewards.points import EarnBasis, base_points
 from tests import conftest
 
 THAI = re.compile(r"[\u0e00-\u0e7f]")

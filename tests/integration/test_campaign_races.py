@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from rewards import engine, journal
+from rewards.campaigns import engine
+from rewards.campaigns.planning import Event
+from rewards.ledger import journal
 from rewards.models import JournalEntry, Transaction
-from rewards.planning import Event
 from tests.factories import Program, receipt
 from tests.integration.servers import Reply, wait_until
 from tests.integration.test_campaign_triggers import (

@@ -1,4 +1,4 @@
-"""The set-based engine (`rewards/sale_batches.py`) does to a run of sales exactly what
+"""The set-based engine (`rewards/earning/sale_batches.py`) does to a run of sales exactly what
 `processing.process_sale` does to each of them in turn: the same points at the same tier
 multipliers, the same visits, spend, purchase days, affinities, tier moves and ledger."""
 
@@ -25,8 +25,8 @@ from members.service import Enrolment, enrol_member
 from members.tiers.service import set_policy
 from pos_adapters.batch_ingestion import Sale, record_sales
 from pos_adapters.ingestion import Source
+from rewards.earning.sale_batches import process_sales
 from rewards.models import JournalEntry, PointsLot, Transaction
-from rewards.sale_batches import process_sales
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 TIER_EVENT = "tier.changed"

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rewards.lots import allocate, expiry_for, lot_share_of_credit, lot_share_of_debit
+from rewards.ledger.lots import allocate, expiry_for, lot_share_of_credit, lot_share_of_debit
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 TZ = "Asia/Bangkok"

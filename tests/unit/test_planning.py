@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rewards.planning import (
+from rewards.campaigns.planning import (
     Basket,
     CampaignRule,
     Effect,
@@ -22,8 +22,8 @@ from rewards.planning import (
     plan,
     within_limits,
 )
-from rewards.points import EarnBasis
-from rewards.rules import Line
+from rewards.campaigns.rules import Line
+from rewards.earning.points import EarnBasis
 
 TZ = "Asia/Bangkok"
 BANGKOK = ZoneInfo(TZ)

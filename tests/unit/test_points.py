@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from rewards.points import EarnBasis, base_points, refund_reversal
+from rewards.earning.points import EarnBasis, base_points, refund_reversal
 
 DEFAULT = EarnBasis(points=1, amount_minor=2500)
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from rewards.rules import (
+from rewards.campaigns.rules import (
     Line,
     condition_problems,
     evaluate,

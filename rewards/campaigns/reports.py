@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.models import OutgoingMessage
 from loyalty.money import format_minor
-from rewards.campaigns import get_campaign
+from rewards.campaigns.service import get_campaign
 from rewards.models import Campaign, CampaignApplication, Redemption, Transaction, Voucher
 
 SHARE = Decimal("0.0001")

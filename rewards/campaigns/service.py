@@ -18,8 +18,9 @@ from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from members.messaging.service import template_exists
 from members.segments.service import unknown_segments
-from rewards import catalog, rules
-from rewards.campaign_schemas import TRANSACTION_EFFECTS
+from rewards import catalog
+from rewards.campaigns import rules
+from rewards.campaigns.schemas import TRANSACTION_EFFECTS
 from rewards.models import Campaign, CampaignVersion
 
 BASE_EARNING = "base_earning"

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from loyalty.models import Store
 from loyalty.money import to_minor
 from members.models import Member
-from rewards import catalog, engine
-from rewards.earning import earn_basis
-from rewards.facts import lines_of
+from rewards import catalog
+from rewards.campaigns import engine
+from rewards.campaigns.facts import lines_of
+from rewards.campaigns.planning import Basket, Event
+from rewards.earning.service import earn_basis
 from rewards.models import Reward
-from rewards.planning import Basket, Event
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditLog
-from rewards import journal
-from rewards.earning import points_expiry
+from rewards.earning.service import points_expiry
+from rewards.ledger import journal
 from rewards.models import JournalEntry
 
 

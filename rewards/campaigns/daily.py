@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.outbox import emit
 from members.models import Member
-from rewards.events import DAILY_TRIGGERS, day_start
+from rewards.campaigns.events import DAILY_TRIGGERS, day_start
 from rewards.models import Campaign, DailyRun, PointsLot
 
 

@@ -18,8 +18,8 @@ from loyalty.bulk import insert_rows, update_rows
 from loyalty.db import reserve_ids, utcnow
 from members.errors import UnknownMember
 from members.models import Member
-from rewards import lots
 from rewards.errors import InsufficientPoints
+from rewards.ledger import lots
 from rewards.models import JournalEntry, LotMovement, PointsLot, Posting
 
 

@@ -10,8 +10,10 @@ from loyalty.auth import principal, require
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
-from rewards import campaigns, reports, simulation
-from rewards.campaign_schemas import (
+from rewards.campaigns import reports, simulation
+from rewards.campaigns import service as campaigns
+from rewards.campaigns.engine import settings_from_config
+from rewards.campaigns.schemas import (
     CampaignCreateSchema,
     CampaignQuerySchema,
     CampaignReportSchema,
@@ -21,7 +23,6 @@ from rewards.campaign_schemas import (
     SimulateSchema,
     SimulationSchema,
 )
-from rewards.engine import settings_from_config
 from rewards.models import Campaign
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="Campaigns")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rewards import journal
+from rewards.ledger import journal
 from rewards.models import JournalEntry, PointsLot
 
 

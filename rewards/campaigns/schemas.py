@@ -1,7 +1,7 @@
 """Request and response schemas of campaigns: the rule language's edge.
 
 A campaign's effects, limits and audience are validated here, field by field, so that what
-reaches rewards/campaigns.py is always well formed; conditions are checked by rules.py.
+reaches rewards/campaigns/service.py is always well formed; conditions are checked by rules.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from members.schemas import StrictBoolean
-from rewards import rules
+from rewards.campaigns import rules
 from rewards.schemas import IDS, MAX_POINTS, TIMES, DecimalString, positive_amount
 
 TRIGGERS = (

@@ -26,14 +26,14 @@ from loyalty.money import from_minor
 from loyalty.settings import get_setting
 from members.models import Member, MemberTag
 from members.segments.service import segments_of
-from rewards import daily
-from rewards.campaigns import get_campaign
-from rewards.engine import compile_campaign
-from rewards.events import day_start
-from rewards.facts import basket_facts, lines_of, profile_facts
+from rewards.campaigns import daily
+from rewards.campaigns.engine import compile_campaign
+from rewards.campaigns.events import day_start
+from rewards.campaigns.facts import basket_facts, lines_of, profile_facts
+from rewards.campaigns.planning import Basket, CampaignRule, Event, Outcome, plan
+from rewards.campaigns.service import get_campaign
+from rewards.earning.points import EarnBasis, base_points
 from rewards.models import JournalEntry, LotMovement, PointsLot, Redemption, Transaction
-from rewards.planning import Basket, CampaignRule, Event, Outcome, plan
-from rewards.points import EarnBasis, base_points
 
 
 class MemoryLimits:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from members.models import Member
-from rewards import engine
+from rewards.campaigns import engine
+from rewards.campaigns.planning import Event
 from rewards.models import Redemption
-from rewards.planning import Event
 
 DAILY_TRIGGERS = ("member.birthday", "member.inactive", "points.expiring")
 Handler = Callable[[Session, dict[str, Any]], int]

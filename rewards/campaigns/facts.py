@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from loyalty.money import format_minor, to_minor
 from members.models import Member, MemberTag
 from members.segments.service import member_segment_ids
-from rewards import rules
-from rewards.planning import Basket
+from rewards.campaigns import rules
+from rewards.campaigns.planning import Basket
 
 
 def lines_of(items: Iterable[Mapping[str, Any]]) -> tuple[rules.Line, ...]:

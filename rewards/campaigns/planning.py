@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from rewards import rules
-from rewards.points import EarnBasis, base_points
+from rewards.campaigns import rules
+from rewards.earning.points import EarnBasis, base_points
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,9 @@ from sqlalchemy.orm import Session
 from loyalty.db import is_postgres, per_transaction, utcnow
 from members.messaging import service as messaging
 from members.models import MemberTag
-from rewards import journal, redemption
-from rewards.earning import Purchase, credit_base, points_expiry
-from rewards.facts import basket_facts, member_facts
-from rewards.models import Campaign, CampaignApplication, CampaignVersion
-from rewards.planning import (
+from rewards import redemption
+from rewards.campaigns.facts import basket_facts, member_facts
+from rewards.campaigns.planning import (
     Basket,
     CampaignRule,
     Event,
@@ -36,10 +34,13 @@ from rewards.planning import (
     ordered,
     plan,
 )
-from rewards.points import base_points
-from rewards.rules import evaluate
+from rewards.campaigns.rules import evaluate
+from rewards.earning.points import base_points
+from rewards.earning.service import Purchase, credit_base, points_expiry
+from rewards.ledger import journal
+from rewards.models import Campaign, CampaignApplication, CampaignVersion
 
-RULES_CACHE = "rewards.engine.rules"
+RULES_CACHE = "rewards.campaigns.engine.rules"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from loyalty.models import Store
 from members.metrics import activity
 from members.service import is_active
 from members.tiers.moves import reassess_tier
-from rewards import engine, sale_batches
-from rewards.earning import Purchase, Refund, count_purchase, earn_basis, reverse_for_refund
-from rewards.facts import lines_of, remaining_lines
+from rewards.campaigns import engine
+from rewards.campaigns.facts import lines_of, remaining_lines
+from rewards.campaigns.planning import Basket, Event
+from rewards.earning import sale_batches
+from rewards.earning.points import EarnBasis
+from rewards.earning.service import Purchase, Refund, count_purchase, earn_basis, reverse_for_refund
 from rewards.models import Transaction
-from rewards.planning import Basket, Event
-from rewards.points import EarnBasis
 
 
 def _lock(session: Session, transaction_id: int) -> Transaction:

@@ -13,10 +13,10 @@ from loyalty.bulk import update_rows
 from loyalty.db import one_of, per_transaction
 from loyalty.settings import get_setting
 from members.models import Member, Tier
-from rewards import journal, lots
-from rewards.campaigns import base_rate
+from rewards.campaigns.service import base_rate
+from rewards.earning.points import EarnBasis, refund_reversal
+from rewards.ledger import journal, lots
 from rewards.models import JournalEntry
-from rewards.points import EarnBasis, refund_reversal
 
 BASE_RULE = "base"
 
@@ -33,7 +33,7 @@ class Purchase:
     external_id: str
 
 
-RATE_CACHE = "rewards.earning.rate"
+RATE_CACHE = "rewards.earning.service.rate"
 
 
 def earn_rate(session: Session) -> tuple[int, int]:

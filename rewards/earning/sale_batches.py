@@ -28,11 +28,12 @@ from members.models import Member, MemberDay
 from members.tiers import policy as rules
 from members.tiers.moves import Move, change_tier
 from members.tiers.service import PolicyVersion, policy_in_force
-from rewards import engine, journal, lots
-from rewards.earning import Purchase, base_entry, count_purchases, earn_rate, multipliers
-from rewards.facts import lines_of
+from rewards.campaigns import engine
+from rewards.campaigns.facts import lines_of
+from rewards.earning.points import EarnBasis, base_points
+from rewards.earning.service import Purchase, base_entry, count_purchases, earn_rate, multipliers
+from rewards.ledger import journal, lots
 from rewards.models import Transaction
-from rewards.points import EarnBasis, base_points
 
 SALES = Transaction.__table__
 MEMBERS = Member.__table__
