@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
@@ -97,6 +98,13 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def is_postgres(session: Any) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(session: Any, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` in the session's dialect, the one with `on_conflict_do_nothing`,
+    `on_conflict_do_update` and `excluded` (both dialects spell them alike)."""
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    return insert(table)
 
 
 def one_of(session: Any, column: Any, values: Iterable[Any]) -> Any:
