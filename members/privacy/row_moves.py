@@ -50,6 +50,15 @@ def reassign(session: Session, model: Any, source_id: int, target_id: int) -> in
     ).rowcount
 
 
+def drop(session: Session, model: Any, member_id: int, *where: Any) -> int:
+    """Delete the member's rows of `model` (those matching `where` too); returns how many."""
+    return session.execute(
+        delete(model)
+        .where(model.member_id == member_id, *where)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def merge_consents(session: Session, source_id: int, target_id: int) -> int:
     """Per channel, the most recent decision of the two wins."""
     theirs = session.execute(
@@ -78,11 +87,7 @@ def merge_consents(session: Session, source_id: int, target_id: int) -> int:
         else:
             continue
         session.execute(stmt.execution_options(synchronize_session=False))
-    session.execute(
-        delete(Consent)
-        .where(Consent.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, Consent, source_id)
     return len(theirs)
 
 
@@ -97,11 +102,7 @@ def merge_tags(session: Session, source_id: int, target_id: int) -> int:
             .values(member_id=target_id)
             .execution_options(synchronize_session=False)
         )
-    session.execute(
-        delete(MemberTag)
-        .where(MemberTag.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, MemberTag, source_id)
     return len(theirs)
 
 
@@ -134,11 +135,7 @@ def add_up(
             set_={name: getattr(model, name) + getattr(stmt.excluded, name) for name in counted},
         )
         session.execute(stmt)
-    session.execute(
-        delete(model)
-        .where(model.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, model, source_id)
     return len(values)
 
 
@@ -151,23 +148,11 @@ def leave_segments(session: Session, source_id: int) -> int:
         .values(size=Segment.size - 1)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(
-        delete(SegmentMember)
-        .where(SegmentMember.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return drop(session, SegmentMember, source_id)
 
 
 def _drop_derived(session: Session, source_id: int) -> int:
     """The duplicate's scores are recomputed on the merged profile by the next refresh; its
     unused sign-in codes must not sign anyone in as it."""
-    session.execute(
-        delete(MemberMetrics)
-        .where(MemberMetrics.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(
-        delete(OneTimeCode)
-        .where(OneTimeCode.member_id == source_id, OneTimeCode.used_at.is_(None))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    drop(session, MemberMetrics, source_id)
+    return drop(session, OneTimeCode, source_id, OneTimeCode.used_at.is_(None))
