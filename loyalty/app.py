@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from loyalty import api_docs, cli, jobs, request_checks
 from loyalty.config import from_environment
-from loyalty.db import MAX_ID
+from loyalty.db import MAX_ID, configure_engine
 from loyalty.errors import register_error_handlers
 from loyalty.extensions import api, db, migrate
 
@@ -47,6 +47,9 @@ class IdConverter(IntegerConverter):
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():  # Flask-SQLAlchemy made the app's engines in init_app
+        for engine in db.engines.values():
+            configure_engine(engine)
     migrate.init_app(app, db, directory=MIGRATIONS)
     api.init_app(app)
     app.register_blueprint(api_docs.assets)

@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import JSON, Table, bindparam, column, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from loyalty.db import is_postgres
+from loyalty.db import dialect_insert, is_postgres
 
 Row = Mapping[str, Any]
 # the new values of an update or upsert, given the incoming row's columns by name
@@ -101,7 +100,7 @@ def upsert_rows(
         source = _unnest(table, names, rows)
         stmt = pg_insert(table).from_select(names, select(*source.c))
     else:
-        stmt = (pg_insert if is_postgres(session) else sqlite_insert)(table)
+        stmt = dialect_insert(session, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_=changes({n: stmt.excluded[n] for n in names})
     )

@@ -1,4 +1,5 @@
-"""Database plumbing: the declarative base, portable column types and SQLite locking."""
+"""Database plumbing: the declarative base, portable column types, dialect-specific
+statements and the SQLite engine setup."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
@@ -74,11 +76,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-@event.listens_for(Engine, "connect")
+def configure_engine(engine: Engine) -> None:
+    """Make a SQLite engine behave as the app needs: the pragmas a server would imply on
+    every connection, and transactions that take the write lock when they begin. Only the
+    engines given here (the app's own) change; other engines in the process stay as built."""
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_on_connect):
+        return
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_begin_immediate)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     """Let SQLAlchemy issue BEGIN itself, and set the pragmas a server would imply."""
-    if type(dbapi_connection).__module__ != "sqlite3":
-        return
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -88,15 +97,20 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock up front: a deferred BEGIN fails contended writes."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres(session: Any) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(session: Any, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` in the session's dialect, the one with `on_conflict_do_nothing`,
+    `on_conflict_do_update` and `excluded` (both dialects spell them alike)."""
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    return insert(table)
 
 
 def one_of(session: Any, column: Any, values: Iterable[Any]) -> Any:

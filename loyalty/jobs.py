@@ -1,4 +1,5 @@
-"""Job plumbing: RQ queues, dispatch after commit, the outbox drain and its relay."""
+"""Job plumbing: RQ queues, jobs that declare how they run, dispatch after commit, the outbox
+drain and its relay."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
+from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -23,8 +26,55 @@ EVENTS_QUEUE = "events"
 DEFAULT_QUEUE = "default"
 DRAIN_FLAG = "loyalty:outbox:drain-queued"
 DRAIN_JOB = "loyalty.jobs.drain_outbox"
+DAY = 24 * 3600
 log = logging.getLogger(__name__)
 _local = threading.local()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How RQ runs a job function: its queue, how long it may run, how long its result and
+    its failure are kept (seconds; a result_ttl of 0 keeps none), and its retries."""
+
+    queue: str
+    timeout: int
+    result_ttl: int
+    failure_ttl: int
+    retry: Retry | None = None
+
+    def rq_options(self, timeout: int | None = None) -> dict[str, Any]:
+        """The options by RQ's names (`Queue.enqueue`, `rq.cron.register`), without retry."""
+        return {
+            "job_timeout": timeout or self.timeout,
+            "result_ttl": self.result_ttl,
+            "failure_ttl": self.failure_ttl,
+        }
+
+
+def job(
+    queue: str, *, timeout: int, result_ttl: int, failure_ttl: int, retry: Retry | None = None
+) -> Callable[[F], F]:
+    """Declare how RQ runs the function, where it is defined; whoever enqueues or schedules
+    it reads this. The function itself is returned, so its dotted path stays the job's name."""
+    options = JobOptions(queue, timeout, result_ttl, failure_ttl, retry)
+
+    def declare(fn: F) -> F:
+        fn.job_options = options  # type: ignore[attr-defined]
+        return fn
+
+    return declare
+
+
+def options_of(fn: Callable[..., Any]) -> JobOptions:
+    return fn.job_options  # type: ignore[attr-defined]
+
+
+def enqueue(connection: Redis, fn: Callable[..., Any], *args: Any) -> Job:
+    """Enqueue `fn(*args)` as the function declares (`@job`)."""
+    options = options_of(fn)
+    queue = Queue(options.queue, connection=connection)
+    return queue.enqueue(fn, *args, retry=options.retry, **options.rq_options())
 
 
 def redis_connection(app: Flask) -> Redis | None:
@@ -69,9 +119,7 @@ def enqueue_drain(app: Flask, *, force: bool = False) -> bool:
     try:
         if not connection.set(DRAIN_FLAG, "1", nx=not force, ex=300) and not force:
             return False
-        Queue(EVENTS_QUEUE, connection=connection).enqueue(
-            DRAIN_JOB, job_timeout=600, result_ttl=0, failure_ttl=24 * 3600
-        )
+        enqueue(connection, drain_outbox)
         return True
     except RedisError:
         log.warning("Redis unavailable; the outbox relay will dispatch pending work later")
@@ -138,6 +186,7 @@ def _with_app(fn: Callable[[Flask], Any]) -> Any:
         return fn(app)
 
 
+@job(EVENTS_QUEUE, timeout=600, result_ttl=0, failure_ttl=DAY)
 def drain_outbox() -> int:
     """RQ entry point: drain pending outbox work in batches."""
 
@@ -151,6 +200,7 @@ def drain_outbox() -> int:
     return _with_app(run)
 
 
+@job(EVENTS_QUEUE, timeout=180, result_ttl=0, failure_ttl=DAY)
 def relay_outbox(min_age_seconds: int = 5) -> bool:
     """RQ/cron entry point: re-dispatch pending work that no drain has taken."""
 
@@ -167,6 +217,8 @@ def relay_outbox(min_age_seconds: int = 5) -> bool:
     return _with_app(run)
 
 
+# The timeout is the default; a task that may run longer is scheduled with its own (cron.py).
+@job(DEFAULT_QUEUE, timeout=180, result_ttl=DAY, failure_ttl=7 * DAY)
 def run_periodic(name: str) -> Any:
     """RQ/cron entry point: run a registered periodic task by name."""
 

@@ -6,10 +6,9 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.db import dialect_insert, utcnow
 from loyalty.errors import RateLimited
 from loyalty.models import RateCounter
 
@@ -35,10 +34,10 @@ def hit(session: Session, key: str, limit: int, window_seconds: int) -> int:
     Commits the count, so a refused or failed attempt still counts.
     """
     key, start = _stored(key), _window(utcnow(), window_seconds)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(RateCounter).values(key=key, window_start=start, count=0).on_conflict_do_nothing()
+        dialect_insert(session, RateCounter)
+        .values(key=key, window_start=start, count=0)
+        .on_conflict_do_nothing()
     )
     count = session.execute(
         update(RateCounter)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import Session
 
 # (session, source member id, target member id) -> rows moved
@@ -65,6 +65,17 @@ class TimelineWindow:
         return or_(
             at < self.before_at, and_(at == self.before_at, ref < self.below_ref_at_boundary)
         )
+
+    def page(self, stmt: Select[Any], member: Any, at: Any, ref: Any) -> Select[Any]:
+        """`stmt` narrowed to this window: the member's rows (`member` is the column naming
+        them) past the page boundary by their `at` and `ref` columns, newest first, at most
+        `limit`."""
+        # the audit log names its subjects by a string id
+        member_id = str(self.member_id) if member.type.python_type is str else self.member_id
+        stmt = stmt.where(member == member_id)
+        if (clause := self.clause(at, ref)) is not None:
+            stmt = stmt.where(clause)
+        return stmt.order_by(at.desc(), ref.desc()).limit(self.limit)
 
 
 # (session, window) -> entries of one source, newest first

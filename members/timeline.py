@@ -91,12 +91,8 @@ def timeline(
 
 
 def _tier_changes(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = select(TierChange).where(TierChange.member_id == window.member_id)
-    if (clause := window.clause(TierChange.occurred_at, TierChange.id)) is not None:
-        stmt = stmt.where(clause)
-    rows = session.scalars(
-        stmt.order_by(TierChange.occurred_at.desc(), TierChange.id.desc()).limit(window.limit)
-    )
+    t = TierChange
+    stmt = window.page(select(t), t.member_id, t.occurred_at, t.id)
     return [
         TimelineEntry(
             at=row.occurred_at,
@@ -111,7 +107,7 @@ def _tier_changes(session: Session, window: TimelineWindow) -> list[TimelineEntr
             source="tiers",
             ref=row.id,
         )
-        for row in rows
+        for row in session.scalars(stmt)
     ]
 
 
@@ -135,10 +131,8 @@ def _message_summary(row: OutgoingMessage) -> str:
 
 
 def _messages(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = select(OutgoingMessage).where(OutgoingMessage.member_id == window.member_id)
-    if (clause := window.clause(OutgoingMessage.created_at, OutgoingMessage.id)) is not None:
-        stmt = stmt.where(clause)
-    stmt = stmt.order_by(OutgoingMessage.created_at.desc(), OutgoingMessage.id.desc())
+    m = OutgoingMessage
+    stmt = window.page(select(m), m.member_id, m.created_at, m.id)
     return [
         TimelineEntry(
             at=row.created_at,
@@ -148,16 +142,17 @@ def _messages(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
             source="messages",
             ref=row.id,
         )
-        for row in session.scalars(stmt.limit(window.limit))
+        for row in session.scalars(stmt)
     ]
 
 
 def _enrolment(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = select(Member.id, Member.enrolled_at, Member.member_no).where(
-        Member.id == window.member_id
+    stmt = window.page(
+        select(Member.id, Member.enrolled_at, Member.member_no),
+        Member.id,
+        Member.enrolled_at,
+        Member.id,
     )
-    if (clause := window.clause(Member.enrolled_at, Member.id)) is not None:
-        stmt = stmt.where(clause)
     return [
         TimelineEntry(
             at=row.enrolled_at,
@@ -177,13 +172,9 @@ PROFILE_ACTIONS = {"member.merged": "merge", "member.erased": "erased"}
 def _profile_actions(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
     """Merges into the member and their erasure, from the audit log."""
     stmt = select(AuditLog).where(
-        AuditLog.subject_type == "member",
-        AuditLog.subject_id == str(window.member_id),
-        AuditLog.action.in_(PROFILE_ACTIONS),
+        AuditLog.subject_type == "member", AuditLog.action.in_(PROFILE_ACTIONS)
     )
-    if (clause := window.clause(AuditLog.occurred_at, AuditLog.id)) is not None:
-        stmt = stmt.where(clause)
-    stmt = stmt.order_by(AuditLog.occurred_at.desc(), AuditLog.id.desc()).limit(window.limit)
+    stmt = window.page(stmt, AuditLog.subject_id, AuditLog.occurred_at, AuditLog.id)
     return [
         TimelineEntry(
             at=row.occurred_at,

@@ -17,6 +17,7 @@ from members import hooks as profile_hooks
 from members.hooks import TimelineEntry, TimelineWindow
 from members.models import Member
 from members.privacy.export import iso
+from members.privacy.row_moves import reassign
 from rewards import catalog
 from rewards.ledger import journal
 from rewards.models import (
@@ -38,8 +39,8 @@ def init_app(app: Flask) -> None:
     for name, step in (
         ("ledger", merge_ledger),
         ("redemptions", merge_redemptions),
-        ("vouchers", lambda s, src, dst: _reassign(s, Voucher, src, dst)),
-        ("campaign_applications", lambda s, src, dst: _reassign(s, CampaignApplication, src, dst)),
+        ("vouchers", lambda s, src, dst: reassign(s, Voucher, src, dst)),
+        ("campaign_applications", lambda s, src, dst: reassign(s, CampaignApplication, src, dst)),
     ):
         profile_hooks.register_merge_step(app, name, step)
     profile_hooks.register_timeline_source(app, "points", points_timeline)
@@ -50,15 +51,6 @@ def init_app(app: Flask) -> None:
     profile_hooks.register_export_section(app, "campaigns", campaigns_export)
     profile_hooks.register_erase_step(app, "points_forfeited", forfeit_points)
     profile_hooks.register_erase_step(app, "vouchers_voided", void_vouchers)
-
-
-def _reassign(session: Session, model: Any, source_id: int, target_id: int) -> int:
-    return session.execute(
-        update(model)
-        .where(model.member_id == source_id)
-        .values(member_id=target_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
 
 
 # -- merge -----------------------------------------------------------------------------
@@ -102,9 +94,9 @@ def merge_ledger(session: Session, source_id: int, target_id: int) -> int:
     balance moves with them: every entry still sums to zero and each balance is still the
     sum of its postings. Returns the entries moved."""
     _settle(session, source_id, target_id)
-    moved = _reassign(session, JournalEntry, source_id, target_id)
-    _reassign(session, Posting, source_id, target_id)
-    _reassign(session, PointsLot, source_id, target_id)
+    moved = reassign(session, JournalEntry, source_id, target_id)
+    reassign(session, Posting, source_id, target_id)
+    reassign(session, PointsLot, source_id, target_id)
     balance = session.scalar(select(Member.points_balance).where(Member.id == source_id)) or 0
     session.execute(
         update(Member)
@@ -133,7 +125,7 @@ def merge_redemptions(session: Session, source_id: int, target_id: int) -> int:
             .values(external_id=f"{external_id[:36]}~merged-{redemption_id}")
             .execution_options(synchronize_session=False)
         )
-    return _reassign(session, Redemption, source_id, target_id)
+    return reassign(session, Redemption, source_id, target_id)
 
 
 # -- erase -----------------------------------------------------------------------------
@@ -180,10 +172,8 @@ def _signed(points: int) -> str:
 
 
 def points_timeline(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = select(JournalEntry).where(JournalEntry.member_id == window.member_id)
-    if (clause := window.clause(JournalEntry.occurred_at, JournalEntry.id)) is not None:
-        stmt = stmt.where(clause)
-    stmt = stmt.order_by(JournalEntry.occurred_at.desc(), JournalEntry.id.desc())
+    e = JournalEntry
+    stmt = window.page(select(e), e.member_id, e.occurred_at, e.id)
     return [
         TimelineEntry(
             at=entry.occurred_at,
@@ -199,7 +189,7 @@ def points_timeline(session: Session, window: TimelineWindow) -> list[TimelineEn
             source="points",
             ref=entry.id,
         )
-        for entry in session.scalars(stmt.limit(window.limit))
+        for entry in session.scalars(stmt)
     ]
 
 
@@ -210,15 +200,9 @@ def _effects(results: list[dict[str, Any]], private: bool) -> list[dict[str, Any
 
 
 def campaigns_timeline(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = (
-        select(CampaignApplication, Campaign.name)
-        .join(Campaign, Campaign.id == CampaignApplication.campaign_id)
-        .where(CampaignApplication.member_id == window.member_id)
-    )
-    at, ref = CampaignApplication.occurred_at, CampaignApplication.id
-    if (clause := window.clause(at, ref)) is not None:
-        stmt = stmt.where(clause)
-    rows = session.execute(stmt.order_by(at.desc(), ref.desc()).limit(window.limit))
+    a = CampaignApplication
+    stmt = select(a, Campaign.name).join(Campaign, Campaign.id == a.campaign_id)
+    rows = session.execute(window.page(stmt, a.member_id, a.occurred_at, a.id))
     return [
         TimelineEntry(
             at=application.occurred_at,

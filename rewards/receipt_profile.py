@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty.models import Store
@@ -17,6 +17,7 @@ from loyalty.money import format_minor
 from members import hooks as profile_hooks
 from members.hooks import TimelineEntry, TimelineWindow
 from members.privacy.export import iso
+from members.privacy.row_moves import reassign
 from rewards.models import Transaction
 
 
@@ -29,12 +30,7 @@ def init_app(app: Flask) -> None:
 
 def merge_transactions(session: Session, source_id: int, target_id: int) -> int:
     """The source's receipts become the target's (refunds follow their sales' member)."""
-    return session.execute(
-        update(Transaction)
-        .where(Transaction.member_id == source_id)
-        .values(member_id=target_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return reassign(session, Transaction, source_id, target_id)
 
 
 def pending_points(session: Session, member_id: int) -> int:
@@ -54,15 +50,9 @@ def _summary(txn: Transaction, store: str) -> str:
 
 
 def purchases_timeline(session: Session, window: TimelineWindow) -> list[TimelineEntry]:
-    stmt = (
-        select(Transaction, Store.code)
-        .join(Store, Store.id == Transaction.store_id)
-        .where(Transaction.member_id == window.member_id)
-    )
-    at, ref = Transaction.occurred_at, Transaction.id
-    if (clause := window.clause(at, ref)) is not None:
-        stmt = stmt.where(clause)
-    rows = session.execute(stmt.order_by(at.desc(), ref.desc()).limit(window.limit))
+    t = Transaction
+    stmt = select(t, Store.code).join(Store, Store.id == t.store_id)
+    rows = session.execute(window.page(stmt, t.member_id, t.occurred_at, t.id))
     return [
         TimelineEntry(
             at=txn.occurred_at,

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.bulk import upsert_rows
-from loyalty.db import is_postgres
+from loyalty.db import dialect_insert
 from members.models import MemberAffinity, MemberDay
 
 
@@ -39,8 +37,7 @@ def program_day(at: datetime, timezone: str) -> date:
 
 
 def _upsert(session: Session, model: type, keys: dict, values: dict) -> None:
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(model).values(**keys, **values)
+    stmt = dialect_insert(session, model).values(**keys, **values)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: getattr(model, name) + getattr(stmt.excluded, name) for name in values},

@@ -27,11 +27,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from loyalty.db import CreateTempTableAs, UTCDateTime, is_postgres, utcnow
+from loyalty.db import CreateTempTableAs, UTCDateTime, dialect_insert, is_postgres, utcnow
 from loyalty.models import Store
 from members.metrics import rfm
 from members.metrics.activity import program_day
@@ -168,8 +166,7 @@ def refresh_profiles(session: Session, today: date, now: datetime) -> int:
         session.execute(text(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'"))
     session.execute(CreateTempTableAs(SCORED, _refreshed_rows(today, now, postgres)))
     scored = table(SCORED, *(column(name) for name in ("id", *REFRESHED)))
-    insert = pg_insert if postgres else sqlite_insert
-    stmt = insert(MemberMetrics).from_select(
+    stmt = dialect_insert(session, MemberMetrics).from_select(
         ["member_id", *REFRESHED],
         # SQLite reads "SELECT … FROM t ON CONFLICT" only with a WHERE before the upsert.
         select(scored).where(true()),

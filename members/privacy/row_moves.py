@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from loyalty.db import is_postgres, utcnow
+from loyalty.db import dialect_insert, utcnow
 from loyalty.models import OutgoingMessage
 from members.models import (
     Card,
@@ -35,17 +33,28 @@ def move_own_rows(session: Session, source_id: int, target_id: int) -> dict[str,
         "cards": move_cards(session, source_id, target_id),
         "purchase_days": add_up(session, MemberDay, ("day",), source_id, target_id),
         "affinities": add_up(session, MemberAffinity, ("kind", "key"), source_id, target_id),
-        "messages": _reassign(session, OutgoingMessage, source_id, target_id),
+        "messages": reassign(session, OutgoingMessage, source_id, target_id),
         "segments_left": leave_segments(session, source_id),
         "sign_in_codes_dropped": _drop_derived(session, source_id),
     }
 
 
-def _reassign(session: Session, model: Any, source_id: int, target_id: int) -> int:
+def reassign(session: Session, model: Any, source_id: int, target_id: int) -> int:
+    """A merge step for rows that simply change hands: the source's rows of `model` become the
+    target's. Returns how many moved."""
     return session.execute(
         update(model)
         .where(model.member_id == source_id)
         .values(member_id=target_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def drop(session: Session, model: Any, member_id: int, *where: Any) -> int:
+    """Delete the member's rows of `model` (those matching `where` too); returns how many."""
+    return session.execute(
+        delete(model)
+        .where(model.member_id == member_id, *where)
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -78,11 +87,7 @@ def merge_consents(session: Session, source_id: int, target_id: int) -> int:
         else:
             continue
         session.execute(stmt.execution_options(synchronize_session=False))
-    session.execute(
-        delete(Consent)
-        .where(Consent.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, Consent, source_id)
     return len(theirs)
 
 
@@ -97,11 +102,7 @@ def merge_tags(session: Session, source_id: int, target_id: int) -> int:
             .values(member_id=target_id)
             .execution_options(synchronize_session=False)
         )
-    session.execute(
-        delete(MemberTag)
-        .where(MemberTag.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, MemberTag, source_id)
     return len(theirs)
 
 
@@ -114,7 +115,7 @@ def move_cards(session: Session, source_id: int, target_id: int) -> int:
         .values(status="replaced", status_changed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return _reassign(session, Card, source_id, target_id)
+    return reassign(session, Card, source_id, target_id)
 
 
 def add_up(
@@ -123,23 +124,18 @@ def add_up(
     """Add the source's rows to the target's rows with the same key, then drop them."""
     counted = [c.name for c in model.__table__.columns if c.name not in ("member_id", *keys)]
     rows = session.execute(select(model).where(model.member_id == source_id)).scalars().all()
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     values = [
         {"member_id": target_id, **{name: getattr(row, name) for name in (*keys, *counted)}}
         for row in rows
     ]
     for start in range(0, len(values), CHUNK):
-        stmt = insert(model).values(values[start : start + CHUNK])
+        stmt = dialect_insert(session, model).values(values[start : start + CHUNK])
         stmt = stmt.on_conflict_do_update(
             index_elements=["member_id", *keys],
             set_={name: getattr(model, name) + getattr(stmt.excluded, name) for name in counted},
         )
         session.execute(stmt)
-    session.execute(
-        delete(model)
-        .where(model.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
+    drop(session, model, source_id)
     return len(values)
 
 
@@ -152,23 +148,11 @@ def leave_segments(session: Session, source_id: int) -> int:
         .values(size=Segment.size - 1)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(
-        delete(SegmentMember)
-        .where(SegmentMember.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return drop(session, SegmentMember, source_id)
 
 
 def _drop_derived(session: Session, source_id: int) -> int:
     """The duplicate's scores are recomputed on the merged profile by the next refresh; its
     unused sign-in codes must not sign anyone in as it."""
-    session.execute(
-        delete(MemberMetrics)
-        .where(MemberMetrics.member_id == source_id)
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(
-        delete(OneTimeCode)
-        .where(OneTimeCode.member_id == source_id, OneTimeCode.used_at.is_(None))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    drop(session, MemberMetrics, source_id)
+    return drop(session, OneTimeCode, source_id, OneTimeCode.used_at.is_(None))

@@ -15,11 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from loyalty.db import is_postgres, per_transaction, utcnow
+from loyalty.db import dialect_insert, per_transaction, utcnow
 from members.messaging import service as messaging
 from members.models import MemberTag
 from rewards import redemption
@@ -188,10 +186,9 @@ def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
 
 def _tag(session: Session, member_id: int, tags: set[str]) -> None:
     """Put tags on the member (one statement; tags already there stay as they are)."""
-    insert_for = pg_insert if is_postgres(session) else sqlite_insert
     now = utcnow()
     rows = [{"member_id": member_id, "tag": tag, "created_at": now} for tag in sorted(tags)]
-    session.execute(insert_for(MemberTag.__table__).on_conflict_do_nothing(), rows)
+    session.execute(dialect_insert(session, MemberTag.__table__).on_conflict_do_nothing(), rows)
 
 
 Credit = tuple[dict[str, Any], journal.Entry]  # the result to name the entry in, the entry

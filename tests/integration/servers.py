@@ -1,4 +1,5 @@
-"""Real processes for integration tests: gunicorn, `flask worker` and a private redis-server.
+"""Real processes for integration tests: gunicorn, `flask worker`, `rq worker` and a private
+redis-server.
 
 Every process runs in its own session (process group), writes its output to a log file,
 is started only once it answers, and is stopped by the `Launcher` that started it.
@@ -200,10 +201,20 @@ class Launcher:
     def worker(self, env: dict[str, str], *args: str) -> Process:
         """`flask --app wsgi worker`; returned once it has registered itself with RQ."""
         argv = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args]
-        process = self.spawn("worker", argv, env)
+        return self._registered("worker", argv, env)
+
+    def rq_worker(self, env: dict[str, str], *queues: str) -> Process:
+        """A plain `rq worker --with-scheduler -u URL QUEUE…` (RQ's own command: its jobs build
+        the app from the environment); returned once it has registered itself with RQ."""
+        argv = [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler"]
+        argv += ["-u", env["LOYALTY_REDIS_URL"], *queues]
+        return self._registered("rq-worker", argv, env)
+
+    def _registered(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
+        process = self.spawn(name, argv, env)
         redis_url = env["LOYALTY_REDIS_URL"]
         wait_until(
-            lambda: _worker_registered(redis_url, process.pid), "worker registers", watch=process
+            lambda: _worker_registered(redis_url, process.pid), f"{name} registers", watch=process
         )
         return process
 

@@ -1,8 +1,10 @@
-"""Receipts processed by real `flask worker` processes on Redis: queueing, crashes, outages."""
+"""Receipts processed by real `flask worker` and `rq worker` processes on Redis: queueing,
+crashes, outages."""
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -11,7 +13,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import create_engine, make_url, text
 
-from loyalty.jobs import EVENTS_QUEUE
+from loyalty.jobs import DEFAULT_QUEUE, EVENTS_QUEUE
 from tests.factories import enrol, receipt
 from tests.integration.servers import service_env, wait_until
 
@@ -123,6 +125,43 @@ def test_receipts_are_queued_by_the_api_and_processed_by_a_real_worker(
         )
         assert shown.get_json()["status"] == "processed"
         assert shown.get_json()["points_awarded"] == points_for(total)
+    assert_earned_once(client, program, books, sent)
+
+
+def test_a_plain_rq_worker_processes_receipts_posted_through_the_api(
+    client, program, app_with_redis, redis_url, launcher, books, database_url
+):
+    members = [enrol(client, program) for _ in range(2)]
+    queued = app_with_redis(redis_url).test_client()
+    sent = post_receipts(queued, program, members, TOTALS, "RQ")
+    assert books.transactions("processed") == 0
+
+    env = service_env(database_url, redis_url)
+    worker = launcher.rq_worker(env, EVENTS_QUEUE, DEFAULT_QUEUE)
+    wait_until(lambda: books.transactions("processed") == len(sent), "all processed", watch=worker)
+
+    assert_earned_once(client, program, books, sent)
+
+
+def test_rq_cron_relays_to_a_plain_rq_worker_what_no_queued_drain_carries(
+    client, program, app_with_redis, redis_url, launcher, books, database_url
+):
+    members = [enrol(client, program) for _ in range(2)]
+    queued = app_with_redis(redis_url).test_client()
+    sent = post_receipts(queued, program, members, TOTALS[:3], "LOST")
+    with Redis.from_url(redis_url) as connection:
+        connection.flushdb()  # the queued drain is lost, as when Redis restarts empty
+
+    env = service_env(database_url, redis_url)
+    worker = launcher.rq_worker(env, EVENTS_QUEUE, DEFAULT_QUEUE)
+    cron = [sys.executable, "-m", "rq.cli", "cron", "-u", redis_url, "loyalty.cron"]
+    launcher.spawn("cron", cron, env)
+    wait_until(
+        lambda: books.transactions("processed") == len(sent),
+        "the cron's relay re-dispatches what is pending",
+        timeout=40,
+        watch=worker,
+    )
     assert_earned_once(client, program, books, sent)
 
 
