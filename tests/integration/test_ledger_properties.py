@@ -42,7 +42,7 @@ from members.service import Enrolment, enrol_member
 from pos_adapters.ingestion import Source, record_receipt
 from pos_adapters.schemas import ReceiptSchema
 from rewards.errors import InsufficientPoints, RedemptionNotCancellable
-from rewards.expiry import expire_points
+from rewards.jobs import expire_points
 from rewards.models import JournalEntry, LotMovement, PointsLot, Posting, Redemption, Transaction
 from rewards.points import EarnBasis, base_points
 from rewards.redemption import Till, cancel_redemption, redeem_points
