@@ -26,6 +26,7 @@ from loyalty import jobs, staff
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import StaffUser, Store
+from loyalty.unit_of_work import unit_of_work
 from members.api import code_policy
 from members.models import Member
 from members.service import Enrolment, enrol_member
@@ -275,12 +276,13 @@ def already_seeded(session: Session) -> bool:
 
 def _open_stores(session: Session) -> dict[str, Till]:
     tills = {}
-    for code, name, _share, _fashion in STORES:
-        store = staff.create_store(session, code, name)
-        terminal, key = staff.create_terminal(session, code, f"{name} till 1")
-        tills[code] = Till(code, name, store.id, terminal.id, key)
-    for email, role, store_code in STAFF:
-        staff.create_user(session, email, role, DEMO_PASSWORD, store_code)
+    with unit_of_work(session):
+        for code, name, _share, _fashion in STORES:
+            store = staff.create_store(session, code, name)
+            terminal, key = staff.create_terminal(session, code, f"{name} till 1")
+            tills[code] = Till(code, name, store.id, terminal.id, key)
+        for email, role, store_code in STAFF:
+            staff.create_user(session, email, role, DEMO_PASSWORD, store_code)
     return tills
 
 
@@ -298,8 +300,10 @@ def _open_catalog(session: Session, now: datetime) -> None:
         ),
         ("Rainy-season umbrella · ร่มหน้าฝน", 750, 30, {"active": False}),
     )
-    for name, cost, stock, extra in rewards:
-        catalog.create_reward(session, {"name": name, "points_cost": cost, "stock": stock, **extra})
+    with unit_of_work(session):
+        for name, cost, stock, extra in rewards:
+            fields = {"name": name, "points_cost": cost, "stock": stock, **extra}
+            catalog.create_reward(session, fields)
 
 
 def _first_visits(plan: Plan) -> dict[int, datetime]:
@@ -312,24 +316,24 @@ def _first_visits(plan: Plan) -> dict[int, datetime]:
 
 
 def _enrol(session: Session, plan: Plan, tills: dict[str, Till]) -> list[Member]:
+    """Each person enrols at their till, one unit of work each."""
     first = _first_visits(plan)
-    return [
-        enrol_member(
-            session,
-            Enrolment(
-                name=p.name,
-                phone=p.phone,
-                email=p.email,
-                birthdate=p.birthdate,
-                locale=p.locale,
-                consents=p.consents,
-                store_id=tills[p.store].store_id,
-                card_kind=p.card_kind,
-                enrolled_at=first.get(index),
-            ),
+    enrolled = []
+    for index, p in enumerate(plan.people):
+        enrolment = Enrolment(
+            name=p.name,
+            phone=p.phone,
+            email=p.email,
+            birthdate=p.birthdate,
+            locale=p.locale,
+            consents=p.consents,
+            store_id=tills[p.store].store_id,
+            card_kind=p.card_kind,
+            enrolled_at=first.get(index),
         )
-        for index, p in enumerate(plan.people)
-    ]
+        with unit_of_work(session):
+            enrolled.append(enrol_member(session, enrolment))
+    return enrolled
 
 
 def _payload(receipt: Receipt, member: Member | None, currency: str) -> dict:
@@ -361,7 +365,8 @@ def _record(app: Flask, plan: Plan, members: list[Member], tills: dict[str, Till
         till = tills[receipt.store]
         member = members[receipt.member] if receipt.member is not None else None
         source = Source(till.store_id, till.terminal_id, currency, policy, utcnow())
-        record_receipt(db.session, _payload(receipt, member, currency), source)
+        with unit_of_work():
+            record_receipt(db.session, _payload(receipt, member, currency), source)
     jobs.drain_now(app)  # with Redis configured, do not wait for a worker
 
 
@@ -385,9 +390,9 @@ def _redeem(
         till = tills[rng.choice(sorted(tills))]
         at_till = redemption.Till("terminal", till.store_id, terminal_id=till.terminal_id)
         try:
-            found, _ = redemption.redeem_points(session, member.id, None, at_till, reward.id)
+            with unit_of_work(session):
+                found, _ = redemption.redeem_points(session, member.id, None, at_till, reward.id)
         except RewardUnavailable:  # the last one in stock went to someone else
-            session.rollback()
             continue
         made.append(found)
     return made
@@ -398,18 +403,15 @@ def _settle(session: Session, made: list[Redemption], timezone: str) -> None:
     if not made:
         return
     cancelled = made[-1]
-    redemption.cancel_redemption(
-        session,
-        cancelled.id,
-        redemption.Till("terminal", cancelled.store_id, terminal_id=cancelled.terminal_id),
-        timezone,
-    )
+    till = redemption.Till("terminal", cancelled.store_id, terminal_id=cancelled.terminal_id)
+    with unit_of_work(session):
+        redemption.cancel_redemption(session, cancelled.id, till, timezone)
     for found in made[:-1:2]:
-        voucher = redemption.voucher_of(session, found)
-        if voucher is not None:
-            catalog.use_voucher(
-                session, voucher.code, found.store_id, f"terminal:{found.terminal_id}"
-            )
+        with unit_of_work(session):
+            voucher = redemption.voucher_of(session, found)
+            if voucher is not None:
+                used_by = f"terminal:{found.terminal_id}"
+                catalog.use_voucher(session, voucher.code, found.store_id, used_by)
 
 
 @dataclass(frozen=True)
@@ -428,7 +430,8 @@ def seed_demo(app: Flask, seed: int, members: int, receipts: int) -> Seeded:
     plan = make_plan(seed, now, app.config["TIMEZONE"], members, receipts)
     tills = _open_stores(session)
     _open_catalog(session, now)
-    launched = demo_campaigns.open_campaigns(session)
+    with unit_of_work(session):
+        launched = demo_campaigns.open_campaigns(session)
     enrolled = _enrol(session, plan, tills)
     _record(app, plan, enrolled, tills)
     made = _redeem(session, random.Random(seed + 1), enrolled, tills)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from loyalty import api_docs, cli, jobs, request_checks
+from loyalty import api_docs, cli, jobs, request_checks, unit_of_work
 from loyalty.config import from_environment
 from loyalty.db import MAX_ID, configure_engine
 from loyalty.errors import register_error_handlers
@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     request_checks.init_app(app)
     cli.init_app(app)
+    unit_of_work.init_app(app)  # after every view is registered
     return app
 
 

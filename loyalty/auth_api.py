@@ -7,8 +7,8 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import ratelimit
 from loyalty.extensions import db
+from loyalty.ratelimit import rate_limited
 from loyalty.staff import issue_staff_token
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff tokens")
@@ -29,9 +29,9 @@ class TokenSchema(ma.Schema):
 class StaffToken(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
+    @rate_limited("login", key=lambda body: body["email"].lower())
     def post(self, body):
         """Exchange a staff email and password for a bearer token."""
-        ratelimit.hit(db.session, f"login:{body['email'].lower()}", limit=10, window_seconds=300)
         token, user = issue_staff_token(db.session, body["email"], body["password"])
         return {
             "access_token": token,

@@ -13,8 +13,10 @@ from rq import SimpleWorker
 from loyalty import jobs, staff
 from loyalty.errors import DomainError
 from loyalty.extensions import db
-from loyalty.messages import list_messages, send_all_due
+from loyalty.message_jobs import send_all_due
+from loyalty.messages import list_messages
 from loyalty.senders import senders_from_config
+from loyalty.unit_of_work import unit_of_work
 
 stores_cli = AppGroup("stores", help="Stores.")
 terminals_cli = AppGroup("terminals", help="POS terminals and their API keys.")
@@ -33,7 +35,8 @@ def _fail(error: DomainError) -> click.ClickException:
 def create_store(code: str, name: str) -> None:
     """Add a store."""
     try:
-        store = staff.create_store(db.session, code, name)
+        with unit_of_work():
+            store = staff.create_store(db.session, code, name)
     except DomainError as error:
         raise _fail(error) from error
     click.echo(f"store {store.code} created (id {store.id})")
@@ -45,7 +48,8 @@ def create_store(code: str, name: str) -> None:
 def create_terminal(store_code: str, name: str) -> None:
     """Add a POS terminal; its API key is printed once, as the last line."""
     try:
-        terminal, key = staff.create_terminal(db.session, store_code, name)
+        with unit_of_work():
+            terminal, key = staff.create_terminal(db.session, store_code, name)
     except DomainError as error:
         raise _fail(error) from error
     click.echo(f"terminal {terminal.id} created for store {store_code}; its API key:")
@@ -57,7 +61,8 @@ def create_terminal(store_code: str, name: str) -> None:
 def revoke_terminal(terminal_id: int) -> None:
     """Revoke a terminal's API key."""
     try:
-        staff.revoke_terminal(db.session, terminal_id)
+        with unit_of_work():
+            staff.revoke_terminal(db.session, terminal_id)
     except DomainError as error:
         raise _fail(error) from error
     click.echo(f"terminal {terminal_id} revoked")
@@ -71,7 +76,8 @@ def revoke_terminal(terminal_id: int) -> None:
 def create_user(email: str, role: str, store_code: str | None, password: str) -> None:
     """Add a staff user."""
     try:
-        user = staff.create_user(db.session, email, role, password, store_code)
+        with unit_of_work():
+            user = staff.create_user(db.session, email, role, password, store_code)
     except DomainError as error:
         raise _fail(error) from error
     click.echo(f"user {user.email} created with role {user.role}")
@@ -108,7 +114,6 @@ def messages_send(every: float) -> None:
         except Exception:  # a sender left running must outlive a database outage
             if every <= 0:
                 raise
-            db.session.rollback()
             current_app.logger.exception("sending messages failed")
         else:
             sent, retrying, failed = counts["sent"], counts["retrying"], counts["failed"]

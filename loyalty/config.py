@@ -24,6 +24,31 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _rate_limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """`LOYALTY_RATE_LIMIT_<NAME>=attempts/seconds`, or the default."""
+    variable = f"LOYALTY_RATE_LIMIT_{name.upper()}"
+    value = os.environ.get(variable)
+    if not value:
+        return default
+    try:
+        attempts, seconds = (int(part) for part in value.split("/"))
+    except ValueError as exc:
+        raise ValueError(f"{variable} must be attempts/seconds, such as 10/300") from exc
+    return attempts, seconds
+
+
+def rate_limits() -> dict[str, tuple[int, int]]:
+    """The named rate limits (loyalty/ratelimit.py): name → (attempts, window in seconds)."""
+    defaults = {
+        "login": (10, 300),  # per staff email
+        "otp_request": (5, 900),  # per phone or email
+        "otp_verify": (20, 900),  # per phone or email
+        "resolve": (_int("LOYALTY_RESOLVE_RATE_LIMIT", 120), 60),  # failures, per caller
+        "claim": (10, 3600),  # per shopper
+    }
+    return {name: _rate_limit(name, default) for name, default in defaults.items()}
+
+
 def _messages() -> dict[str, Any]:
     """Message senders and the campaign message policy (docs/MESSAGES.md)."""
     env = os.environ.get
@@ -59,7 +84,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "OTP_TTL": _int("LOYALTY_OTP_TTL", 300),
         "CARD_CODE_STEP": _int("LOYALTY_CARD_CODE_STEP", 30),
         "CLAIM_DAYS": _int("LOYALTY_CLAIM_DAYS", 30),
-        "RESOLVE_RATE_LIMIT": _int("LOYALTY_RESOLVE_RATE_LIMIT", 120),
+        "RATE_LIMITS": rate_limits(),
         "OUTBOX_BATCH": _int("LOYALTY_OUTBOX_BATCH", 200),
         **_messages(),
         "API_TITLE": "Loyalty platform",

@@ -24,8 +24,6 @@ def readyz():
         checks["database"] = "ok"
     except Exception as exc:  # any failure means not ready
         checks["database"] = f"error: {type(exc).__name__}"
-    finally:
-        db.session.rollback()
     connection = redis_connection(current_app)
     if connection is not None:
         try:

@@ -1,8 +1,10 @@
 """HTTP Idempotency-Key: a replay gets the first answer; another body with the key is a 409.
 
-The key is claimed in the same transaction as the view's own writes, so a key and its effect
-commit together: a concurrent request with the key waits for that commit and then replays,
-or answers 409 while the first has not answered yet. It never runs the view a second time.
+The key is claimed in the request's unit of work (loyalty/unit_of_work.py), with the view's
+own writes and the recorded answer, so a key and its effect commit together, and a failed
+request's claim is rolled back with it: a concurrent request with the key waits for that
+commit and then replays, or answers 409 while the first has not answered yet. It never runs
+the view a second time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Response, make_response, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from loyalty.auth import current_principal
@@ -55,49 +57,37 @@ def _find(owner: str, key: str) -> IdempotencyRecord | None:
 
 
 def _claim(owner: str, key: str, request_hash: str) -> str | None:
-    """Hold the key in the current transaction; returns this request's token, or None when
-    another request committed the key first (on PostgreSQL this waits for its commit)."""
+    """Hold the key in the request's unit of work (a savepoint, so a lost race undoes only
+    the claim); returns this request's token, or None when another request committed the key
+    first (on PostgreSQL the insert waits for that commit)."""
     token = uuid.uuid4().hex
-    db.session.add(
-        IdempotencyRecord(
-            principal=owner, key=key, request_hash=request_hash, status=IN_PROGRESS, body=token
-        )
-    )
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add(
+                IdempotencyRecord(
+                    principal=owner,
+                    key=key,
+                    request_hash=request_hash,
+                    status=IN_PROGRESS,
+                    body=token,
+                )
+            )
     except IntegrityError:
-        db.session.rollback()
         return None
     return token
 
 
-def _held(owner: str, key: str, token: str) -> Any:
-    return (
-        IdempotencyRecord.principal == owner,
-        IdempotencyRecord.key == key,
-        IdempotencyRecord.status == IN_PROGRESS,
-        IdempotencyRecord.body == token,
-    )
-
-
-def _release(owner: str, key: str, token: str) -> None:
-    """Forget the claim of a request that failed, so the key can be retried."""
-    db.session.rollback()
-    db.session.execute(delete(IdempotencyRecord).where(*_held(owner, key, token)))
-    db.session.commit()
-
-
-def _answer(owner: str, key: str, request_hash: str, token: str, response: Response) -> Response:
-    """Keep the answer on the claimed key; claim it again if the view rolled the claim back."""
-    kept = db.session.execute(
+def _keep_answer(owner: str, key: str, token: str, response: Response) -> None:
+    """Keep the answer on the claimed key, committed with the view's work."""
+    db.session.execute(
         update(IdempotencyRecord)
-        .where(*_held(owner, key, token))
+        .where(
+            IdempotencyRecord.principal == owner,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.body == token,
+        )
         .values(status=response.status_code, body=response.get_data(as_text=True))
-    ).rowcount
-    if not kept:
-        return _store(owner, key, request_hash, response)
-    db.session.commit()
-    return response
+    )
 
 
 def _replay_first(owner: str, key: str, request_hash: str) -> Response:
@@ -106,23 +96,6 @@ def _replay_first(owner: str, key: str, request_hash: str) -> Response:
     if first is None:  # it failed and let the key go again
         raise IdempotencyInProgress("Another request with this key has just failed; retry.")
     return _replay(first, request_hash)
-
-
-def _store(owner: str, key: str, request_hash: str, response: Response) -> Response:
-    record = IdempotencyRecord(
-        principal=owner,
-        key=key,
-        request_hash=request_hash,
-        status=response.status_code,
-        body=response.get_data(as_text=True),
-    )
-    db.session.add(record)
-    try:
-        db.session.commit()
-    except IntegrityError:  # a concurrent request with the same key answered first
-        db.session.rollback()
-        return _replay_first(owner, key, request_hash)
-    return response
 
 
 def idempotent(view: F) -> F:
@@ -140,14 +113,9 @@ def idempotent(view: F) -> F:
             return _replay(record, request_hash)
         if (token := _claim(owner, key, request_hash)) is None:
             return _replay_first(owner, key, request_hash)
-        try:
-            response = make_response(view(*args, **kwargs))
-        except BaseException:
-            _release(owner, key, token)
-            raise
-        if response.status_code >= 400:
-            _release(owner, key, token)
-            return response
-        return _answer(owner, key, request_hash, token, response)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code < 400:  # a failed request's claim goes with its rollback
+            _keep_answer(owner, key, token, response)
+        return response
 
     return wrapper  # type: ignore[return-value]

@@ -17,16 +17,18 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from loyalty import outbox
 from loyalty.extensions import db
+from loyalty.unit_of_work import AnySession, unit_of_work
 
 EVENTS_QUEUE = "events"
 DEFAULT_QUEUE = "default"
 DRAIN_FLAG = "loyalty:outbox:drain-queued"
 DRAIN_JOB = "loyalty.jobs.drain_outbox"
 DAY = 24 * 3600
+IN_UNIT_BATCHES = 8
 log = logging.getLogger(__name__)
 _local = threading.local()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,11 +136,39 @@ def drain_now(app: Flask, limit: int | None = None) -> int:
     _local.draining = True
     try:
         with Session(db.engine, expire_on_commit=False) as session:
-            return outbox.drain(
-                session, handlers(app), limit or app.config["OUTBOX_BATCH"], batch_handlers(app)
-            )
+            return _drain(session, app, limit or app.config["OUTBOX_BATCH"])
     finally:
         _local.draining = False
+
+
+def process_in_unit(app: Flask, session: AnySession) -> None:
+    """In the embedded mode (no Redis), process the pending outbox work in the caller's unit
+    of work, so that an answer built next shows its effect (a receipt's status and points),
+    committed with it. With Redis the workers do it after the commit; a message still
+    pending after a few batches (a lock conflict) is left to the drain after the commit."""
+    if app.config.get("REDIS_URL") or getattr(_local, "draining", False):
+        return
+    _local.draining = True
+    try:
+        for _batch in range(IN_UNIT_BATCHES):
+            taken = outbox.process_batch(
+                session, handlers(app), app.config["OUTBOX_BATCH"], batch_handlers(app)
+            )
+            if not taken:
+                return
+    finally:
+        _local.draining = False
+
+
+def _drain(session: Session, app: Flask, limit: int) -> int:
+    """Process batches, a unit of work each, until none is pending; the messages taken."""
+    total = 0
+    while True:
+        with unit_of_work(session):
+            taken = outbox.process_batch(session, handlers(app), limit, batch_handlers(app))
+        if not taken:
+            return total
+        total += taken
 
 
 @contextlib.contextmanager
@@ -160,12 +190,15 @@ def dispatch(app: Flask) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the work is not committed yet
+        return
     if session.info.pop(outbox.PENDING_FLAG, False) and has_app_context():
         dispatch(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(outbox.PENDING_FLAG, None)
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if not previous.nested:  # a savepoint's rollback leaves the work recorded before it
+        session.info.pop(outbox.PENDING_FLAG, None)
 
 
 def init_app(app: Flask) -> None:

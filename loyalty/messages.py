@@ -7,25 +7,20 @@ shows them.
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from loyalty.db import is_postgres, utcnow
 from loyalty.models import OutgoingMessage
-from loyalty.senders import Outgoing, Sender, senders_from_config
+from loyalty.senders import Outgoing, Sender
 
 MAX_ATTEMPTS = 5
 # A claimed message is not due again before its lease ends; a sender that died mid-send
 # leaves it to be sent again then (delivery is at least once).
 LEASE = timedelta(minutes=5)
 CLAIM_SIZE = 20
-RUN_SECONDS = 60.0  # how long one periodic run keeps sending before it leaves the rest
 log = logging.getLogger(__name__)
 
 
@@ -60,8 +55,9 @@ def _detached(message: OutgoingMessage) -> Outgoing:
     )
 
 
-def _claim(session: Session, channels: list[str], now: datetime, size: int) -> list[Outgoing]:
-    """Take due messages in a short transaction, leasing them so no other run takes them."""
+def claim_due(session: Session, channels: list[str], now: datetime, size: int) -> list[Outgoing]:
+    """Take due messages, leasing them so no other run takes them (the caller commits the
+    lease at once, in a short unit of work)."""
     stmt = (
         select(OutgoingMessage)
         .where(
@@ -77,12 +73,10 @@ def _claim(session: Session, channels: list[str], now: datetime, size: int) -> l
     rows = list(session.scalars(stmt))
     for row in rows:
         row.send_after = now + LEASE
-    claimed = [_detached(row) for row in rows]
-    session.commit()
-    return claimed
+    return [_detached(row) for row in rows]
 
 
-def _record(session: Session, message_id: int, error: str | None, now: datetime) -> str:
+def record_delivery(session: Session, message_id: int, error: str | None, now: datetime) -> str:
     """Mark a message sent, or count a failed attempt: retried later, failed after the 5th."""
     row = session.get(OutgoingMessage, message_id, populate_existing=True)
     assert row is not None
@@ -95,53 +89,14 @@ def _record(session: Session, message_id: int, error: str | None, now: datetime)
             row.status = "failed"
         else:
             row.send_after = now + retry_delay(row.attempts)
-    session.commit()
     return {"sent": "sent", "failed": "failed"}.get(row.status, "retrying")
 
 
-def _deliver(session: Session, sender: Sender, message: Outgoing, now: datetime) -> str:
+def deliver(sender: Sender, message: Outgoing) -> str | None:
+    """Hand a message to its sender, outside any transaction; the error, if it failed."""
     try:
         sender.send(message)
     except Exception as exc:  # one provider failure must not stop the rest of the run
         log.warning("message %s (%s) not sent: %s", message.id, message.channel, exc)
-        return _record(session, message.id, str(exc) or repr(exc), now)
-    return _record(session, message.id, None, now)
-
-
-def send_due(
-    session: Session, senders: Mapping[str, Sender], now: datetime, limit: int
-) -> Counter[str]:
-    """Send up to `limit` due messages on the channels that have a sender.
-
-    Messages are claimed in small leased batches and sent outside any transaction, so no
-    lock is held while a provider answers (on PostgreSQL concurrent runs skip each other's
-    rows). Returns counts of "sent", "retrying" and "failed". Commits.
-    """
-    counts: Counter[str] = Counter(sent=0, retrying=0, failed=0)
-    channels = sorted(senders)
-    while limit > 0 and (batch := _claim(session, channels, now, min(CLAIM_SIZE, limit))):
-        limit -= len(batch)
-        for message in batch:
-            counts[_deliver(session, senders[message.channel], message, now)] += 1
-    return counts
-
-
-def send_all_due(
-    session: Session, senders: Mapping[str, Sender], batch: int, seconds: float
-) -> Counter[str]:
-    """Send due messages in batches until none is due or `seconds` have passed."""
-    total: Counter[str] = Counter(sent=0, retrying=0, failed=0)
-    deadline = time.monotonic() + seconds
-    while True:
-        counts = send_due(session, senders, utcnow(), batch)
-        total.update(counts)
-        if sum(counts.values()) < batch or time.monotonic() >= deadline:
-            return total
-
-
-def send_configured(config: Mapping[str, Any], session: Session) -> dict[str, int]:
-    """The periodic send: every due message through the configured senders, if any."""
-    senders = senders_from_config(config)
-    if not senders:
-        return {}
-    return dict(send_all_due(session, senders, config["MESSAGE_SEND_BATCH"], RUN_SECONDS))
+        return str(exc) or repr(exc)
+    return None

@@ -1,4 +1,4 @@
-"""The transactional outbox: record work in the caller's commit, drain it in batches."""
+"""The transactional outbox: record work in the caller's unit of work, process it in batches."""
 
 from __future__ import annotations
 
@@ -153,8 +153,9 @@ def process_batch(
     limit: int,
     batch_handlers: Mapping[str, BatchHandler] | None = None,
 ) -> int:
-    """Apply one batch of pending messages in one transaction, in order; a run of messages of
-    a topic with a batch handler goes through it. Returns how many were taken."""
+    """Apply one batch of pending messages in the caller's unit of work, in order; a run of
+    messages of a topic with a batch handler goes through it. Returns how many were taken.
+    The drain (loyalty.jobs.drain_now) commits after each batch."""
     batch = _claim_batch(session, limit)
     done: list[int] = []
     for run in _runs(batch):
@@ -169,21 +170,7 @@ def process_batch(
             .where(one_of(session, OUTBOX.c.id, done))
             .values(status="done", processed_at=utcnow())
         )
-    session.commit()
     return len(batch)
-
-
-def drain(
-    session: Session,
-    handlers: Mapping[str, Handler],
-    limit: int,
-    batch_handlers: Mapping[str, BatchHandler] | None = None,
-) -> int:
-    """Process batches until none is pending; returns the number of messages taken."""
-    total = 0
-    while taken := process_batch(session, handlers, limit, batch_handlers):
-        total += taken
-    return total
 
 
 def has_stale_pending(session: Session, older_than: timedelta) -> bool:

@@ -20,7 +20,7 @@ def create_store(session: Session, code: str, name: str) -> Store:
         raise Conflict(f"store {code} exists")
     store = Store(code=code, name=name)
     session.add(store)
-    session.commit()
+    session.flush()
     return store
 
 
@@ -39,7 +39,7 @@ def create_terminal(session: Session, store_code: str, name: str) -> tuple[Termi
     session.add(terminal)
     session.flush()
     key = f"{TERMINAL_PREFIX}{terminal.id}_{secret}"
-    session.commit()
+    session.flush()
     return terminal, key
 
 
@@ -48,7 +48,7 @@ def revoke_terminal(session: Session, terminal_id: int) -> Terminal:
     if terminal is None:
         raise NotFound(f"no terminal {terminal_id}")
     terminal.revoked_at = terminal.revoked_at or utcnow()
-    session.commit()
+    session.flush()
     return terminal
 
 
@@ -79,7 +79,7 @@ def create_user(
         password_hash=generate_password_hash(password, method=hash_method),
     )
     session.add(user)
-    session.commit()
+    session.flush()
     return user
 
 

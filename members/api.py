@@ -6,12 +6,12 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import ratelimit
 from loyalty.auth import check_member_scope, principal, require, sign_token
 from loyalty.db import utcnow
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
+from loyalty.ratelimit import rate_limited
 from members import otp, service
 from members.cards import service as cards
 from members.cards.qr import qr_png, qr_svg
@@ -184,17 +184,10 @@ def unblock_card(member_id, card_no):
 @blp.arguments(ResolveSchema)
 @blp.response(200, ResolvedSchema)
 @blp.doc(security=SECURITY)
+@rate_limited("resolve", key=lambda _body: principal().label, failures_only=True)
 def resolve(body):
     """Who is behind a scanned QR code."""
-    key, limit = f"resolve-fail:{principal().label}", current_app.config["RESOLVE_RATE_LIMIT"]
-    # Refuse every code once over the limit: a guesser must not learn which guess was right.
-    ratelimit.check(db.session, key, limit, 60)
-    try:
-        found = cards.resolve_code(db.session, body["code"], code_policy(), utcnow())
-    except DomainError:
-        db.session.rollback()
-        ratelimit.hit(db.session, key, limit, 60)
-        raise
+    found = cards.resolve_code(db.session, body["code"], code_policy(), utcnow())
     member = found.member
     return {
         "member_id": member.id,
@@ -222,10 +215,10 @@ def _destination(body: dict) -> str:
 @blp.route("/auth/otp/request", methods=["POST"])
 @blp.arguments(OtpRequestSchema)
 @blp.response(202)
+@rate_limited("otp_request", key=_destination)
 def otp_request(body):
     """Send a shopper a one-time sign-in code (the same answer whether or not they exist)."""
     destination = _destination(body)
-    ratelimit.hit(db.session, f"otp-request:{destination}", limit=5, window_seconds=900)
     config = current_app.config
     otp.request_code(
         db.session, destination, config["SECRET_KEY"].encode(), config["OTP_TTL"], utcnow()
@@ -236,10 +229,10 @@ def otp_request(body):
 @blp.route("/auth/otp/verify", methods=["POST"])
 @blp.arguments(OtpVerifySchema)
 @blp.response(200, ShopperTokenSchema)
+@rate_limited("otp_verify", key=_destination)
 def otp_verify(body):
     """Exchange a one-time code for a shopper token."""
     destination = _destination(body)
-    ratelimit.hit(db.session, f"otp-verify:{destination}", limit=20, window_seconds=900)
     member_id = otp.verify_code(
         db.session, destination, body["code"], current_app.config["SECRET_KEY"].encode(), utcnow()
     )

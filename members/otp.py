@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty.errors import RateLimited, Unauthorized
 from loyalty.messages import queue_message
+from loyalty.unit_of_work import keep_on_failure
 from members.models import Member, OneTimeCode
 
 MAX_TRIES = 5
@@ -46,7 +48,7 @@ def request_code(
     channel = "email" if "@" in destination else "sms"
     text = f"Your sign-in code is {code}. It expires in {ttl // 60} minutes."
     queue_message(session, channel, destination, text, subject="Your sign-in code")
-    session.commit()
+    session.flush()
 
 
 def verify_code(session: Session, destination: str, code: str, pepper: bytes, now: datetime) -> int:
@@ -66,10 +68,17 @@ def verify_code(session: Session, destination: str, code: str, pepper: bytes, no
     if record.attempts >= MAX_TRIES:
         raise RateLimited("Too many tries; ask for a new code.")
     if not hmac.compare_digest(record.code_hash, _hash(destination, code, pepper)):
-        record.attempts += 1
-        session.commit()
+        keep_on_failure(session, partial(_count_wrong_try, record.id))  # the request fails
         raise Unauthorized("The code is wrong or has expired.")
     record.used_at = now
-    session.commit()
+    session.flush()
     assert record.member_id is not None
     return record.member_id
+
+
+def _count_wrong_try(code_id: int, session: Session) -> None:
+    session.execute(
+        update(OneTimeCode)
+        .where(OneTimeCode.id == code_id)
+        .values(attempts=OneTimeCode.attempts + 1)
+    )

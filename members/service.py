@@ -64,14 +64,14 @@ def member_no_for(member_id: int) -> str:
 def enrol_member(session: Session, enrolment: Enrolment) -> Member:
     """Enrol a member with a card; emits member.enrolled. DuplicateMember on phone/email."""
     member = add_member(session, enrolment)
-    session.commit()
+    session.flush()
     return member
 
 
 def add_member(session: Session, enrolment: Enrolment) -> Member:
-    """Enrol a member in the caller's transaction, which the caller commits (an import adds
-    many per commit). A phone or an email is required, except for a member imported from
-    another system (`external_ref` set), who may have no contact details yet."""
+    """Enrol a member in the caller's unit of work (an import adds many per commit). A phone
+    or an email is required, except for a member imported from another system
+    (`external_ref` set), who may have no contact details yet."""
     phone = _phone(enrolment.phone)
     email = enrolment.email.strip().lower() if enrolment.email else None
     if not phone and not email and not enrolment.external_ref:
@@ -88,11 +88,10 @@ def add_member(session: Session, enrolment: Enrolment) -> Member:
         enrolled_store_id=enrolment.store_id,
         enrolled_at=enrolment.enrolled_at or utcnow(),
     )
-    session.add(member)
     try:
-        session.flush()
+        with session.begin_nested():  # a savepoint: the caller's unit survives a lost race
+            session.add(member)
     except IntegrityError as exc:  # a concurrent enrolment took the phone or email
-        session.rollback()
         raise DuplicateMember("A member with this phone or email is already enrolled.") from exc
     member.member_no = member_no_for(member.id)
     _apply_consents(member, enrolment.consents)
@@ -186,13 +185,12 @@ def update_member(session: Session, member_id: int, changes: dict[str, Any]) -> 
     if "email" in changes and changes["email"]:
         changes["email"] = changes["email"].strip().lower()
     _check_unique(session, changes.get("phone"), changes.get("email"), own_id=member.id)
-    for name in ("name", "phone", "email", "birthdate", "locale"):
-        if name in changes:
-            setattr(member, name, changes[name])
-    _apply_consents(member, changes.get("consents") or {})
     try:
-        session.commit()
+        with session.begin_nested():  # a concurrent change may take the phone or email
+            for name in ("name", "phone", "email", "birthdate", "locale"):
+                if name in changes:
+                    setattr(member, name, changes[name])
+            _apply_consents(member, changes.get("consents") or {})
     except IntegrityError as exc:
-        session.rollback()
         raise DuplicateMember("A member with this phone or email is already enrolled.") from exc
     return member

@@ -7,13 +7,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from loyalty import ratelimit
+from loyalty import jobs
 from loyalty.auth import check_member_scope, check_store_scope, principal, require
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
 from loyalty.models import Store
 from loyalty.money import format_minor
+from loyalty.ratelimit import rate_limited
 from loyalty.staff import store_by_code
 from members.api import code_policy
 from members.models import Member
@@ -46,6 +47,7 @@ def source_for_request() -> ingestion.Source:
 
 
 def result_view(txn: Transaction) -> dict:
+    jobs.process_in_unit(current_app, db.session)  # embedded mode: the answer shows the points
     db.session.refresh(txn)
     member = None
     if txn.member_id is not None:
@@ -131,11 +133,11 @@ def get_transaction(transaction_id):
 @blp.arguments(ClaimSchema)
 @blp.response(200, TransactionResultSchema)
 @blp.doc(security=SECURITY)
+@rate_limited("claim", key=lambda _body: principal().label)
 def claim(body):
     """Claim an anonymous receipt by its number and total, within the claim window."""
     caller = principal()
     check_member_scope(caller.id)
-    ratelimit.hit(db.session, f"claim:{caller.label}", limit=10, window_seconds=3600)
     store_id = store_by_code(db.session, body["store"]).id if body.get("store") else None
     txn = ingestion.claim_receipt(
         db.session,

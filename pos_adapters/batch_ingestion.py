@@ -45,13 +45,14 @@ class Recorded:
 
 
 def record_sales(session: Session, sales: Sequence[Sale], source: Source) -> list[Recorded]:
-    """Record many sales in one commit, each as `record_receipt` would: once per (store,
-    external id), a replay when the body is the same, a ReceiptConflict for that sale alone
-    when it is not; pending points and a transaction.recorded outbox row for each new sale."""
+    """Record many sales in the caller's unit of work, each as `record_receipt` would: once
+    per (store, external id), a replay when the body is the same, a ReceiptConflict for that
+    sale alone when it is not; pending points and a transaction.recorded outbox row for each
+    new sale."""
     try:
-        return _record_sales(session, sales, source)
+        with session.begin_nested():  # a lost race undoes this batch of sales alone
+            return _record_sales(session, sales, source)
     except IntegrityError:  # some of them arrived at the same time on another connection
-        session.rollback()
         return _record_sales(session, sales, source)
 
 
@@ -78,7 +79,6 @@ def _record_sales(session: Session, sales: Sequence[Sale], source: Source) -> li
         decided.append((row, True))
         new.append(row)
     _insert(session, new)
-    session.commit()
     return [
         Recorded(None, error=o) if isinstance(o, DomainError) else Recorded(o[0]["id"], o[1])
         for o in decided

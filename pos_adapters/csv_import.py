@@ -1,14 +1,15 @@
 """Receipt history from a CSV file (an old loyalty program, a POS export): one row per line
 item, the rows of one external_id forming one receipt, checked like a POS push.
 
-Reading is pure (`read_receipts`); `import_receipts` then records the receipts in batches
-through the same ingestion as the API (`ingestion.record_sales`), oldest first.
+Reading is pure (`read_receipts`); `import_batch` then records one batch of receipts through
+the same ingestion as the API (`ingestion.record_sales`); `flask import receipts`
+(pos_adapters/import_cli.py) commits a batch at a time, oldest first.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -233,36 +234,32 @@ class Summary:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def import_receipts(
-    session: Session,
-    reading: Reading,
-    target: Target,
-    after_batch: Callable[[int], None] = lambda _count: None,
-) -> Summary:
-    """Record the file's receipts, oldest first, in commits of `target.batch_size`, calling
-    `after_batch` after each (the caller drains the outbox there). Idempotent: a receipt
-    already recorded for the store is a replay; the same external_id with another body is
-    rejected (receipt-conflict), as is a customer_ref no member has unless enrolling."""
-    summary = Summary(rejected=reading.rejected_receipts, rejections=list(reading.rejections))
+def first_purchases(reading: Reading) -> dict[str, datetime]:
+    """When each customer_ref first bought (the receipts are oldest first)."""
     first_seen: dict[str, datetime] = {}
-    for receipt in reading.receipts:  # oldest first: the first seen is the first purchase
+    for receipt in reading.receipts:
         if receipt.customer_ref:
             first_seen.setdefault(receipt.customer_ref, receipt.occurred_at)
-    for start in range(0, len(reading.receipts), target.batch_size):
-        batch = reading.receipts[start : start + target.batch_size]
-        _import_batch(session, batch, target, first_seen, summary)
-        after_batch(len(batch))
-    summary.rejections.sort(key=lambda r: r.line)
-    return summary
+    return first_seen
 
 
-def _import_batch(
+def batches(reading: Reading, size: int) -> Iterator[list[HistoricReceipt]]:
+    """The file's receipts, oldest first, `size` at a time (a unit of work each)."""
+    for start in range(0, len(reading.receipts), size):
+        yield reading.receipts[start : start + size]
+
+
+def import_batch(
     session: Session,
     batch: list[HistoricReceipt],
     target: Target,
     first_seen: dict[str, datetime],
     summary: Summary,
 ) -> None:
+    """Record one batch of receipts in the caller's unit of work, counting them in `summary`.
+    Idempotent: a receipt already recorded for the store is a replay; the same external_id
+    with another body is rejected (receipt-conflict), as is a customer_ref no member has
+    unless enrolling."""
     members = _members(session, batch, target, first_seen, summary)
     sales, kept = [], []
     for receipt in batch:
@@ -296,14 +293,13 @@ def _members(
     summary: Summary,
 ) -> dict[str, int | str]:
     """The member of each customer_ref of the batch, enrolling the unknown ones if asked
-    (committed before the receipts, which refer to them)."""
+    (added before the receipts, which refer to them)."""
     refs = {r.customer_ref for r in batch if r.customer_ref}
     found = members_by_ref(session, refs)
     unknown = sorted(refs - found.keys())
     if unknown and target.enrol_unknown:
         enrolments = [_enrolment(ref, target, first_seen[ref]) for ref in unknown]
         found.update(zip(unknown, add_imported_members(session, enrolments), strict=True))
-        session.commit()
         summary.enrolled += len(unknown)
     return found
 

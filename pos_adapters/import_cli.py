@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from loyalty.drain_helpers import helper_drains
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.staff import store_by_code
+from loyalty.unit_of_work import unit_of_work
 from members.api import code_policy
 from pos_adapters import csv_import
 from pos_adapters.ingestion import Source
@@ -58,6 +60,23 @@ def _report(summary: csv_import.Summary, seconds: float) -> None:
     )
     for rejection in summary.rejections:
         click.echo(f"  {rejection}")
+
+
+def _import(
+    reading: csv_import.Reading, target: csv_import.Target, after_batch: Callable[[int], None]
+) -> csv_import.Summary:
+    """Record the file's receipts, oldest first, a unit of work per batch, calling
+    `after_batch` after each (the outbox is drained there)."""
+    summary = csv_import.Summary(
+        rejected=reading.rejected_receipts, rejections=list(reading.rejections)
+    )
+    first_seen = csv_import.first_purchases(reading)
+    for batch in csv_import.batches(reading, target.batch_size):
+        with unit_of_work():
+            csv_import.import_batch(db.session, batch, target, first_seen, summary)
+        after_batch(len(batch))
+    summary.rejections.sort(key=lambda r: r.line)
+    return summary
 
 
 @import_cli.command("receipts")
@@ -99,7 +118,7 @@ def import_receipts(
                 jobs.drain_now(app, batch_size)  # the engine processes each batch here
             bar.update(count)
 
-        summary = csv_import.import_receipts(db.session, reading, target, recorded)
+        summary = _import(reading, target, recorded)
     jobs.drain_now(app, batch_size)  # what the helpers left, if anything
     _report(summary, time.perf_counter() - started)
     if summary.rejected:

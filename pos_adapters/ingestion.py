@@ -103,18 +103,16 @@ def record_receipt(
     if receipt["currency"] != source.currency:
         raise InvalidInput("currency", f"the program's currency is {source.currency}")
     txn = _new_transaction(session, receipt, source, digest)
-    _hold_pending(session, txn)  # before the INSERT, which then writes it
-    session.add(txn)
     try:
-        session.flush()
+        with session.begin_nested():  # a lost race undoes this receipt alone
+            _hold_pending(session, txn)  # before the INSERT, which then writes it
+            session.add(txn)
     except IntegrityError:  # the same receipt arrived at the same time on another connection
-        session.rollback()
         first = _find(session, source.store_id, receipt["external_id"])
         assert first is not None
         return _replayed(first, digest), False
     topic = "transaction.refunded" if txn.type == "refund" else "transaction.recorded"
     emit(session, topic, {"transaction_id": txn.id})
-    session.commit()
     return txn, True
 
 
@@ -216,7 +214,7 @@ def claim_receipt(
     session.refresh(txn)
     _hold_pending(session, txn)
     emit(session, "transaction.recorded", {"transaction_id": txn.id})
-    session.commit()
+    session.flush()
     return txn
 
 

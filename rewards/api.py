@@ -257,5 +257,4 @@ class ProgramSettings(MethodView):
         current = campaigns.base_rate(db.session)
         if current != (rate["points"], to_minor(rate["amount"])):
             campaigns.set_base_rate(db.session, rate["points"], rate["amount"], principal().label)
-        db.session.commit()
         return _settings_view()

@@ -31,7 +31,7 @@ def create_reward(session: Session, fields: dict[str, Any]) -> Reward:
     _check_window(fields.get("starts_at"), fields.get("ends_at"))
     reward = Reward(**{k: v for k, v in fields.items() if k in EDITABLE})
     session.add(reward)
-    session.commit()
+    session.flush()
     return reward
 
 
@@ -44,7 +44,7 @@ def update_reward(session: Session, reward_id: int, fields: dict[str, Any]) -> R
     for key in EDITABLE:
         if key in fields:
             setattr(reward, key, fields[key])
-    session.commit()
+    session.flush()
     return reward
 
 
@@ -143,6 +143,6 @@ def use_voucher(session: Session, code: str, store_id: int | None, used_by: str)
     ).rowcount
     if not used:
         raise VoucherNotUsable(f"This voucher is {voucher.status}.")
-    session.commit()
+    session.flush()
     session.refresh(voucher)
     return voucher

@@ -10,9 +10,8 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from rewards.campaigns import daily
-from rewards.jobs import program_today
-from rewards.ledger.expiry import expire_points
+from rewards.jobs import expire_points, program_today
+from rewards.jobs import run_daily as run_daily_events
 
 points_cli = AppGroup("points", help="The points ledger.")
 
@@ -41,7 +40,7 @@ def run_daily(day: str | None) -> None:
         when = date.fromisoformat(day) if day else program_today(timezone)
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from exc
-    counts = daily.run_daily(db.session, when, timezone)
+    counts = run_daily_events(db.session, when, timezone)
     if not counts:
         click.echo(f"{when}: no active campaign listens to daily events")
     for label, count in counts.items():

@@ -96,7 +96,7 @@ def redeem_points(
             "reward.redeemed",
             {"redemption_id": redemption.id, "member_id": member_id, "reward_id": reward.id},
         )
-    session.commit()
+    session.flush()
     return redemption, True
 
 
@@ -181,7 +181,7 @@ def cancel_redemption(
     expires_at = points_expiry(session, utcnow(), timezone)
     entry = journal.credit(session, spec, expires_at, restore_from=debit_entry.id)
     redemption.balance_after = entry.balance_after
-    session.commit()
+    session.flush()
     session.refresh(redemption)
     return redemption
 

@@ -13,6 +13,7 @@ from loyalty import staff
 from loyalty.auth import sign_token
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 
 # Tests log in for real, but a deliberately slow hash per fixture would dominate the suite.
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -32,6 +33,11 @@ class Program:
 
 
 def make_program(app: Flask) -> Program:
+    with unit_of_work():
+        return _make_program()
+
+
+def _make_program() -> Program:
     program = Program()
     for code, name in (("BKK01", "Siam Paragon"), ("BKK02", "Thonglor")):
         program.stores[code] = staff.create_store(db.session, code, name).id

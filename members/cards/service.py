@@ -80,7 +80,7 @@ def replace_card(session: Session, member: Member, kind: str | None = None) -> C
     if old is not None:
         old.status, old.status_changed_at = "replaced", utcnow()
     card = issue_card(session, member, kind or (old.kind if old else "digital"))
-    session.commit()
+    session.flush()
     return card
 
 
@@ -91,7 +91,7 @@ def set_card_blocked(session: Session, member: Member, card_no: str, blocked: bo
     if card.status == "replaced":
         raise Conflict("A replaced card cannot change status.")
     card.status, card.status_changed_at = ("blocked" if blocked else "active"), utcnow()
-    session.commit()
+    session.flush()
     return card
 
 

@@ -10,7 +10,7 @@ from flask_smorest import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_periodic
-    from loyalty.messages import send_configured
+    from loyalty.message_jobs import send_configured
     from members.messaging import api as templates_api
 
     api.register_blueprint(templates_api.blp)

@@ -285,10 +285,19 @@ def save_template(
 ) -> list[MessageTemplate]:
     """Replace a template's texts: the locales given are stored, the others removed.
 
-    InvalidInput for a bad code; Conflict when a concurrent save created it first. Commits.
+    InvalidInput for a bad code; Conflict when a concurrent save created it first.
     """
     if not CODE_RE.match(code):
         raise InvalidInput("code", "lower-case letters, digits, '_', '.' or '-', 1 to 64")
+    try:
+        with session.begin_nested():  # a concurrent save may create the code first
+            _write_template(session, code, locales)
+    except IntegrityError as exc:
+        raise Conflict("The template was saved by another request; send it again.") from exc
+    return get_template(session, code)
+
+
+def _write_template(session: Session, code: str, locales: dict[str, dict[str, Any]]) -> None:
     stmt = select(MessageTemplate).where(MessageTemplate.code == code)
     current = {row.locale: row for row in session.scalars(stmt)}
     for locale, text in locales.items():
@@ -302,9 +311,3 @@ def save_template(
                 MessageTemplate.code == code, MessageTemplate.locale.in_(gone)
             )
         )
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict("The template was saved by another request; send it again.") from exc
-    return get_template(session, code)

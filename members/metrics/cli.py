@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 from members.metrics import clv
 from members.metrics import clv_fit as clv_service
 from members.metrics import service as metrics
@@ -37,7 +38,8 @@ def _today() -> date:
 def refresh(as_of: str | None) -> None:
     """Recompute every member's rolling spend, favourites and RFM scores."""
     today = _day(as_of, "--as-of") or _today()
-    count = metrics.refresh_profiles(db.session, today, utcnow())
+    with unit_of_work():
+        count = metrics.refresh_profiles(db.session, today, utcnow())
     click.echo(f"{count} member profiles refreshed as of {today}")
 
 
@@ -53,7 +55,8 @@ def fit(as_of: str | None, start: str | None) -> None:
     if first is not None and first > end:
         raise click.BadParameter("must not be after --as-of", param_hint="--calibration-start")
     try:
-        model = clv_service.fit_clv(db.session, end, first, utcnow())
+        with unit_of_work():
+            model = clv_service.fit_clv(db.session, end, first, utcnow())
     except clv.NotEnoughHistory as exc:
         raise click.ClickException(f"Cannot fit a lifetime value model: {exc}.") from exc
     params = " ".join(f"{name}={model.params[name]}" for name in clv_service.PARAMS)

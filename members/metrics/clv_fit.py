@@ -21,9 +21,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from loyalty.bulk import upsert_rows
-from loyalty.db import utcnow
 from members.metrics import clv
-from members.metrics.activity import program_day
 from members.models import ClvModel, MemberDay, MemberMetrics
 
 HORIZON_DAYS = 365
@@ -149,7 +147,7 @@ def predict(fit: clv.FitResult, h: Histories) -> Predictions:
 
 
 def fit_clv(session: Session, end: date, start: date | None, now: datetime) -> ClvModel:
-    """Fit on the window [start, end], store the model and every member's predictions; commits.
+    """Fit on the window [start, end], store the model and every member's predictions.
 
     Members with no purchase day in the window get no predictions (their old ones are
     cleared). Raises clv.NotEnoughHistory when no member has a repeat purchase day there.
@@ -171,22 +169,8 @@ def fit_clv(session: Session, end: date, start: date | None, now: datetime) -> C
     session.add(model)
     _clear_outside(session, start, end)
     _write(session, h.member_ids, predict(result, h))
-    session.commit()
+    session.flush()
     return model
-
-
-def fit_today(session: Session, timezone: str) -> ClvModel | None:
-    """Periodic entry point: fit on all history up to today in the program's time zone.
-
-    Returns None, fitting nothing, while no member has bought on two different days.
-    """
-    now = utcnow()
-    try:
-        return fit_clv(session, program_day(now, timezone), None, now)
-    except clv.NotEnoughHistory as exc:
-        session.rollback()
-        log.info("No lifetime value model fitted: %s", exc)
-        return None
 
 
 def latest_model(session: Session) -> ClvModel | None:

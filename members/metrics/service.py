@@ -29,10 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from loyalty.db import CreateTempTableAs, UTCDateTime, dialect_insert, is_postgres, utcnow
+from loyalty.db import CreateTempTableAs, UTCDateTime, dialect_insert, is_postgres
 from loyalty.models import Store
 from members.metrics import rfm
-from members.metrics.activity import program_day
 from members.models import Member, MemberAffinity, MemberDay, MemberMetrics
 
 TOP = 3
@@ -155,7 +154,7 @@ REFRESHED = (
 def refresh_profiles(session: Session, today: date, now: datetime) -> int:
     """Recompute every member's rolling spend, purchase days, favourites and RFM scores as of
     the program day `today`: computed into a temporary table, then written with one INSERT …
-    SELECT … ON CONFLICT, in one transaction; commits. Returns the number of members refreshed.
+    SELECT … ON CONFLICT, in the caller's unit of work. Returns the number of members refreshed.
     Idempotent: a second run on the same day writes the same values.
 
     RFM quintiles (NTILE(5)) rank only the members with a purchase day; ties are split by
@@ -177,14 +176,7 @@ def refresh_profiles(session: Session, today: date, now: datetime) -> int:
     session.execute(stmt)
     count = session.scalar(select(func.count()).select_from(scored))
     session.execute(text(f"DROP TABLE {SCORED}"))
-    session.commit()
     return count
-
-
-def refresh_today(session: Session, timezone: str) -> int:
-    """Periodic entry point: refresh as of today in the program's time zone."""
-    now = utcnow()
-    return refresh_profiles(session, program_day(now, timezone), now)
 
 
 def _refreshed_rows(today: date, now: datetime, postgres: bool):

@@ -93,7 +93,7 @@ def merge_members(
     now: datetime,
     timezone: str,
 ) -> Merged:
-    """Move the source member's history, points, cards and counters to the target; commits.
+    """Move the source member's history, points, cards and counters to the target.
 
     MergeRefused (409) for the same member, or an erased or merged one; UnknownMember for the
     target, InvalidInput for an unknown source; ProfileBusy when a concurrent change to
@@ -101,17 +101,11 @@ def merge_members(
     """
     reason = check_reason(reason)
     try:
-        merged = _merge(session, target_id, source_id, reason, actor, steps, now, timezone)
-        session.commit()
+        return _merge(session, target_id, source_id, reason, actor, steps, now, timezone)
     except OperationalError as exc:
-        session.rollback()
         if not is_transient(exc):
             raise
         raise ProfileBusy("The members were being changed; try the merge again.") from exc
-    except Exception:
-        session.rollback()
-        raise
-    return merged
 
 
 def _merge(

@@ -51,13 +51,12 @@ def erase_member(
     now: datetime,
 ) -> tuple[Member, bool]:
     """Anonymise the member; returns (member, erased now). Erasing an erased member again
-    changes nothing. Audited; emits member.erased; commits."""
+    changes nothing. Audited; emits member.erased."""
     reason = check_reason(reason)
     member = lock_members(session, [member_id]).get(member_id)
     if member is None:
         raise UnknownMember(f"No member {member_id}.")
     if member.status == "erased":
-        session.rollback()
         return get_member(session, member_id), False
     changed = _erase_own(session, member, now)
     for name, step in steps.items():
@@ -87,7 +86,7 @@ def erase_member(
         )
     )
     emit(session, "member.erased", {"member_id": member_id})
-    session.commit()
+    session.flush()
     return get_member(session, member_id), True
 
 

@@ -11,9 +11,9 @@ from flask_smorest import Api
 def init_app(app: Flask, api: Api) -> None:
     from loyalty.jobs import register_periodic
     from members.segments import api as segments_api
-    from members.segments import cli, service
+    from members.segments import cli, jobs
 
     api.register_blueprint(segments_api.blp)
     app.cli.add_command(cli.segments_cli)
     timezone = app.config["TIMEZONE"]
-    register_periodic(app, "refresh_segments", partial(service.refresh_segments, timezone=timezone))
+    register_periodic(app, "refresh_segments", partial(jobs.refresh_segments, timezone=timezone))

@@ -8,6 +8,8 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
+from members.segments import jobs
 from members.segments import service as segments
 
 segments_cli = AppGroup("segments", help="Member segments.")
@@ -19,10 +21,11 @@ def refresh_segments(segment_id: int | None) -> None:
     """Bring every segment's members (or one segment's) up to date with its rule."""
     timezone = current_app.config["TIMEZONE"]
     if segment_id is None:
-        done = segments.refresh_segments(db.session, timezone=timezone)
+        done = jobs.refresh_segments(db.session, timezone=timezone)
     else:
         try:
-            one = segments.refresh_segment(db.session, segment_id, utcnow(), timezone)
+            with unit_of_work():
+                one = segments.refresh_segment(db.session, segment_id, utcnow(), timezone)
         except segments.UnknownSegment as exc:
             raise click.BadParameter(exc.detail, param_hint="--id") from exc
         done = {"segments": 1, "entered": one.entered, "left": one.left}

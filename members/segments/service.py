@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Row, case, delete, exists, func, insert, lite
 from sqlalchemy.orm import Session
 
 from loyalty import outbox
-from loyalty.db import UTCDateTime, is_postgres, utcnow
+from loyalty.db import UTCDateTime, is_postgres
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from members.models import Consent, Member, Segment, SegmentMember
 from members.segments import sql as segment_sql
@@ -81,7 +81,7 @@ def create_segment(
     session.flush()
     _add_members(session, segment, now, timezone, new=True)
     segment.size, segment.refreshed_at = _size(session, segment.id), now
-    session.commit()
+    session.flush()
     return segment
 
 
@@ -141,7 +141,7 @@ def refresh_segment(session: Session, segment_id: int, now: datetime, timezone: 
     _emit_each(session, "segment.left", segment.id, left)
     _emit_each(session, "segment.entered", segment.id, entered)
     segment.size, segment.refreshed_at = _size(session, segment.id), now
-    session.commit()
+    session.flush()
     return Refresh(segment.id, len(entered), len(left), segment.size)
 
 
@@ -161,20 +161,8 @@ def _emit_each(session: Session, topic: str, segment_id: int, member_ids: list[i
     outbox.emit_many(session, topic, payloads)
 
 
-def refresh_segments(session: Session, *, timezone: str, now: datetime | None = None) -> dict:
-    """The periodic task: refresh every segment, each in its own transaction."""
-    at = now or utcnow()
-    results = []
-    for segment_id in list(session.scalars(select(Segment.id).order_by(Segment.id))):
-        try:
-            results.append(refresh_segment(session, segment_id, at, timezone))
-        except UnknownSegment:  # deleted since the list was read
-            session.rollback()
-    return {
-        "segments": len(results),
-        "entered": sum(r.entered for r in results),
-        "left": sum(r.left for r in results),
-    }
+def segment_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Segment.id).order_by(Segment.id)))
 
 
 def get_segment(session: Session, segment_id: int) -> Segment:
@@ -197,7 +185,7 @@ def delete_segment(session: Session, segment_id: int, users: Iterable[SegmentUse
             raise SegmentInUse(f"Segment {segment_id} is in the audience of {used_by}.")
     session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
     session.delete(segment)
-    session.commit()
+    session.flush()
 
 
 def members_page(

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
-from members.tiers.moves import review_due
+from members.tiers.jobs import review_due
 
 tiers_cli = AppGroup("tiers", help="Member tiers.")
 

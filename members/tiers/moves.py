@@ -13,7 +13,6 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
 from loyalty.outbox import emit
 from members.models import Member, TierChange
 from members.tiers import policy as rules
@@ -138,31 +137,20 @@ def schedule_unreviewed(
             .where(Member.id == member_id, Member.tier_review_at.is_(None))
             .values(tier_review_at=due)
         )
-    session.commit()
     return len(rows)
 
 
-def review_due(session: Session, at: datetime, timezone: str, batch: int = 500) -> ReviewRun:
-    """Review every member whose review is due by `at`, a batch per commit; a member several
-    periods behind is reviewed once per period. Idempotent: a review moves its date on."""
-    in_force = policy_in_force(session)
-    scheduled = schedule_unreviewed(session, in_force, at, timezone)
-    reviewed = changed = 0
-    while True:
-        due = session.scalars(
-            select(Member.id)
-            .where(Member.tier_review_at <= at)
-            .order_by(Member.tier_review_at, Member.id)
-            .limit(batch)
-        ).all()
-        if not due:
-            break
-        changed += sum(review_member(session, m, at, in_force, timezone) for m in due)
-        reviewed += len(due)
-        session.commit()
-    return ReviewRun(reviewed, changed, scheduled)
-
-
-def review_due_now(session: Session, timezone: str) -> ReviewRun:
-    """The periodic job: the reviews due by now."""
-    return review_due(session, utcnow(), timezone)
+def review_batch(
+    session: Session, at: datetime, in_force: PolicyVersion, timezone: str, batch: int = 500
+) -> tuple[int, int]:
+    """Review up to `batch` members whose review is due by `at`; returns (reviewed, changed).
+    A member several periods behind is reviewed once per period, a review moving the date on.
+    The loop over batches is members.tiers.jobs.review_due."""
+    due = session.scalars(
+        select(Member.id)
+        .where(Member.tier_review_at <= at)
+        .order_by(Member.tier_review_at, Member.id)
+        .limit(batch)
+    ).all()
+    changed = sum(review_member(session, m, at, in_force, timezone) for m in due)
+    return len(due), changed

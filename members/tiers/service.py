@@ -121,14 +121,14 @@ def set_policy(session: Session, document: dict[str, Any], created_by: str) -> P
         names = ", ".join(held)
         raise TierInUse(f"Members hold the tier(s) {names}: keep them in the ladder.", tiers=held)
     try:
-        _write_ladder(session, rules.TierPolicy.from_document(doc))
-        session.add(
-            TierPolicyVersion(version=current.version + 1, document=doc, created_by=created_by)
-        )
-        session.commit()
+        with session.begin_nested():
+            _write_ladder(session, rules.TierPolicy.from_document(doc))
+            session.add(
+                TierPolicyVersion(version=current.version + 1, document=doc, created_by=created_by)
+            )
     except IntegrityError as exc:  # a concurrent change, or a member moved into a leaving tier
-        session.rollback()
         raise PolicyChanged("The tier policy changed meanwhile: read it again and retry.") from exc
+    session.info.pop(CACHE_KEY, None)  # read in this transaction before the new version
     return policy_in_force(session)
 
 

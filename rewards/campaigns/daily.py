@@ -20,7 +20,7 @@ from rewards.campaigns.events import DAILY_TRIGGERS, day_start
 from rewards.models import Campaign, DailyRun, PointsLot
 
 
-def _listening(session: Session) -> set[tuple[str, int]]:
+def listening(session: Session) -> set[tuple[str, int]]:
     """(trigger, param) pairs that active campaigns answer."""
     rows = session.execute(
         select(Campaign.trigger, Campaign.definition).where(
@@ -90,31 +90,31 @@ def _members_for(
     return expiring(session, day, param, timezone)
 
 
-def run_daily(session: Session, day: date, timezone: str) -> dict[str, int]:
-    """Emit the day's events, each (trigger, param) once per day; returns how many per trigger
-    (0 for one already run). Commits."""
-    emitted: dict[str, int] = {}
-    for trigger, param in sorted(_listening(session)):
-        label = f"{trigger}:{param}" if param else trigger
-        if session.get(DailyRun, (day, trigger, param)) is not None:
-            emitted[label] = 0
-            continue
-        count = 0
-        for member_id, extra in _members_for(session, trigger, param, day, timezone):
-            payload = {
-                "trigger": trigger,
-                "member_id": member_id,
-                "day": day.isoformat(),
-                "param": param or None,
-                **extra,
-            }
-            emit(session, trigger, payload)
-            count += 1
-        session.add(DailyRun(day=day, trigger=trigger, param=param, emitted=count))
-        try:
-            session.commit()
-        except IntegrityError:  # another run of the same day got there first
-            session.rollback()
-            count = 0
-        emitted[label] = count
-    return emitted
+def label(trigger: str, param: int) -> str:
+    return f"{trigger}:{param}" if param else trigger
+
+
+def emit_day(session: Session, day: date, trigger: str, param: int, timezone: str) -> int:
+    """Emit the day's events of one (trigger, param), once per day; returns how many (0 when
+    that day already ran). The loop over triggers is rewards.jobs.run_daily."""
+    if session.get(DailyRun, (day, trigger, param)) is not None:
+        return 0
+    run = DailyRun(day=day, trigger=trigger, param=param, emitted=0)
+    try:
+        with session.begin_nested():  # another run of the same day may get there first
+            session.add(run)
+    except IntegrityError:
+        return 0
+    count = 0
+    for member_id, extra in _members_for(session, trigger, param, day, timezone):
+        payload = {
+            "trigger": trigger,
+            "member_id": member_id,
+            "day": day.isoformat(),
+            "param": param or None,
+            **extra,
+        }
+        emit(session, trigger, payload)
+        count += 1
+    run.emitted = count
+    return count

@@ -173,7 +173,7 @@ def create_campaign(session: Session, fields: dict[str, Any], actor: str) -> Cam
     session.add(campaign)
     session.flush()
     _record_version(session, campaign, actor)
-    session.commit()
+    session.flush()
     return campaign
 
 
@@ -263,7 +263,7 @@ def update_campaign(
         campaign.version += 1
         _record_version(session, campaign, actor)
     campaign.updated_at = utcnow()
-    session.commit()
+    session.flush()
     return campaign
 
 
@@ -282,7 +282,7 @@ def change_status(session: Session, campaign_id: int, action: str, now: datetime
         campaign.activated_at = now
     if target == "ended":
         campaign.ended_at = now
-    session.commit()
+    session.flush()
     return campaign
 
 

@@ -33,7 +33,7 @@ class Purchase:
     external_id: str
 
 
-RATE_CACHE = "rewards.earning.service.rate"
+RATE_CACHE = "rewards.earning.rate"
 
 
 def earn_rate(session: Session) -> tuple[int, int]:

@@ -53,5 +53,5 @@ def adjust_points(
             data={"points": points, "entry_id": entry.id},
         )
     )
-    session.commit()
+    session.flush()
     return entry

@@ -12,19 +12,16 @@ from rewards.ledger import journal
 from rewards.models import JournalEntry, PointsLot
 
 
-def expire_points(session: Session, now: datetime, batch: int = 500) -> int:
-    """Expire every lot whose date has passed; returns the points expired.
+def expire_batch(session: Session, now: datetime, batch: int = 500) -> int | None:
+    """Expire up to `batch` of the lots whose date has passed; returns the points expired,
+    or None when no lot is due. The loop over batches is rewards.jobs.expire_points.
 
     Safe to run again or concurrently: an expired lot has nothing left to take.
     """
-    total = 0
-    while due := _due_lots(session, now, batch):
-        expired = sum(_expire_member_lots(session, m, ids, now) for m, ids in due.items())
-        session.commit()
-        if expired == 0:  # nothing could be taken: stop rather than spin
-            break
-        total += expired
-    return total
+    due = _due_lots(session, now, batch)
+    if not due:
+        return None
+    return sum(_expire_member_lots(session, m, ids, now) for m, ids in due.items())
 
 
 def _expire_member_lots(session: Session, member_id: int, lot_ids: list[int], now: datetime) -> int:

@@ -93,6 +93,26 @@ def test_a_wrong_staff_password_is_a_401(client, program):
     problem_of(r, 401)
 
 
+def test_wrong_passwords_count_toward_the_login_limit_and_the_11th_attempt_is_a_429(
+    client, program
+):
+    wrong = {"email": "admin@example.com", "password": "wrong-password"}
+    for _attempt in range(10):  # each request fails, and its unit of work is rolled back
+        problem_of(client.post("/api/v1/auth/token", json=wrong), 401)
+    right = {"email": "Admin@Example.com", "password": "password123"}
+    r = client.post("/api/v1/auth/token", json=right)
+    assert problem_of(r, 429)["type"].endswith("rate-limited")
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_the_login_limit_is_counted_per_email(client, program):
+    wrong = {"email": "admin@example.com", "password": "wrong-password"}
+    for _attempt in range(11):
+        client.post("/api/v1/auth/token", json=wrong)
+    right = {"email": "marketer@example.com", "password": "password123"}
+    assert client.post("/api/v1/auth/token", json=right).status_code == 200
+
+
 def test_a_login_with_the_longest_possible_email_is_just_wrong_credentials(client, program):
     email = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 57}.com"
     assert len(email) == 254
@@ -690,6 +710,19 @@ def test_a_shopper_sees_only_rewards_redeemable_now(client, program, shopper):
     assert [r["id"] for r in listed] == [current["id"]]
     everything = client.get("/api/v1/rewards", headers=program.headers("marketer")).get_json()
     assert len(everything) == 3
+
+
+def test_a_reward_refused_for_too_few_points_takes_nothing_from_stock(
+    client, program, post_receipt
+):
+    reward = make_reward(client, program, points_cost=50, stock=1)
+    member = member_with_points(client, program, post_receipt)  # 10 points
+    body = {"member_id": member["id"], "reward_id": reward["id"]}
+    r = client.post("/api/v1/redemptions", json=body, headers=program.headers("admin"))
+    assert problem_of(r, 409)["type"].endswith("insufficient-points")
+    url = f"/api/v1/rewards/{reward['id']}"
+    assert client.get(url, headers=program.headers("marketer")).get_json()["issued"] == 0
+    assert balance(client, program, member["id"]) == 10
 
 
 def test_redeeming_a_reward_issues_a_voucher_that_is_used_once(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from loyalty import create_app
+from loyalty.config import rate_limits
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from members.cards.codes import digital_code, time_step
@@ -387,7 +388,8 @@ def test_a_till_redemption_needs_the_code_of_the_member_redeeming(client, progra
 @pytest.fixture
 def limited(database_url: str) -> Iterator[tuple[FlaskClient, Program]]:
     """A service whose code resolution allows 5 failures per caller and minute."""
-    app = create_app(conftest.test_config(database_url, RESOLVE_RATE_LIMIT=5))
+    limits = {**rate_limits(), "resolve": (5, 60)}
+    app = create_app(conftest.test_config(database_url, RATE_LIMITS=limits))
     with app.app_context():
         program = factories.make_program(app)
     yield app.test_client(), program

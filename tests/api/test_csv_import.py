@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage
+from loyalty.unit_of_work import unit_of_work
 from members.models import Card, Member, MemberDay
 from members.service import Enrolment, enrol_member
 from rewards.models import JournalEntry, Transaction
@@ -41,7 +42,7 @@ def csv_file(tmp_path: Path):
 @pytest.fixture
 def known(app: Flask, program) -> dict[str, int]:
     """Members the old system called OLD-1 and OLD-2."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return {
             ref: enrol_member(
                 db.session, Enrolment(name=f"Member {ref}", phone=phone, external_ref=ref)

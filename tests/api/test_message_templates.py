@@ -8,6 +8,7 @@ import pytest
 
 from loyalty.extensions import db
 from loyalty.models import OutgoingMessage
+from loyalty.unit_of_work import unit_of_work
 from members.messaging.service import MessagePolicy, send_member_message
 from tests.api.conftest import problem_of
 from tests.factories import enrol
@@ -107,7 +108,7 @@ def test_a_stored_template_is_what_a_campaign_message_renders(app, client, progr
     member = enrol(client, program, name="Malee", locale="th", consents={"marketing_sms": True})
     policy = MessagePolicy(3, 7, time(21), time(8), "Asia/Bangkok")
     noon = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         outcome = send_member_message(
             db.session,
             member["id"],

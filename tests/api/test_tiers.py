@@ -20,6 +20,7 @@ from loyalty.extensions import db
 from loyalty.jobs import periodic_tasks
 from loyalty.models import OutboxMessage
 from members.models import Member, Tier, TierChange
+from members.tiers import jobs as tier_jobs
 from members.tiers import moves as tiering
 from members.tiers import policy as tier_policy
 from members.tiers import service as tier_service
@@ -101,7 +102,7 @@ def tier_events(app: Flask) -> list[dict]:
 
 def review(app: Flask, at: datetime) -> tiering.ReviewRun:
     with app.app_context():
-        return tiering.review_due(db.session, at, TZ)
+        return tier_jobs.review_due(db.session, at, TZ)
 
 
 def progress(app: Flask, member: dict, now: datetime) -> dict:

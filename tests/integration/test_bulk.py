@@ -13,6 +13,7 @@ from loyalty.bulk import insert_rows, update_rows, upsert_rows
 from loyalty.db import reserve_ids
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage
+from loyalty.unit_of_work import unit_of_work
 from members.models import Member, MemberDay
 from members.service import Enrolment, enrol_member
 
@@ -23,7 +24,7 @@ MEMBERS = Member.__table__
 
 @pytest.fixture
 def members(app: Flask) -> list[int]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return [
             enrol_member(db.session, Enrolment(name=f"M{n}", email=f"m{n}@example.com")).id
             for n in range(3)

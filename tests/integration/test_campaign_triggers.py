@@ -30,6 +30,7 @@ from loyalty.extensions import db
 from loyalty.jobs import DRAIN_JOB, EVENTS_QUEUE
 from loyalty.models import OutboxMessage
 from loyalty.money import format_minor
+from loyalty.unit_of_work import unit_of_work
 from members.models import MemberTag
 from members.tiers.service import set_policy
 from rewards.models import CampaignApplication, JournalEntry, PointsLot
@@ -239,7 +240,7 @@ def add_tier(app: Flask, code: str, threshold_minor: int) -> None:
             {"code": code, "threshold": format_minor(threshold_minor)},
         ],
     }
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         set_policy(db.session, document, "test")
 
 

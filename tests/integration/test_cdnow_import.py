@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from loyalty import create_app, staff
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 from members.models import ClvModel, Member, MemberDay
 from pos_adapters.csv_import import COLUMNS
 from rewards.models import Transaction
@@ -45,7 +46,7 @@ def imported(
 ) -> Iterator[tuple[Flask, Result]]:
     """The sample imported once for the module (it takes minutes) with --enrol-unknown."""
     app = create_app(conftest.test_config(database_url))
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         staff.create_store(db.session, "CDN", "CDNOW")
     path = cdnow_csv(CDNOW_SAMPLE, tmp_path_factory.mktemp("cdnow") / "cdnow.csv")
     result = app.test_cli_runner().invoke(

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 
 from loyalty.extensions import db
 from members.models import Member
-from rewards.ledger.expiry import expire_points
+from rewards.jobs import expire_points
 from rewards.models import JournalEntry, PointsLot, Posting
 from tests.factories import Program, enrol, receipt
 

@@ -36,6 +36,7 @@ from loyalty.extensions import db
 from loyalty.models import OutboxMessage
 from loyalty.money import format_minor
 from loyalty.settings import put_setting
+from loyalty.unit_of_work import unit_of_work
 from members.cards import service as cards
 from members.models import Member, Tier
 from members.service import Enrolment, enrol_member
@@ -43,7 +44,7 @@ from pos_adapters.ingestion import Source, record_receipt
 from pos_adapters.schemas import ReceiptSchema
 from rewards.earning.points import EarnBasis, base_points
 from rewards.errors import InsufficientPoints, RedemptionNotCancellable
-from rewards.ledger.expiry import expire_points
+from rewards.jobs import expire_points
 from rewards.models import JournalEntry, LotMovement, PointsLot, Posting, Redemption, Transaction
 from rewards.redemption import Till, cancel_redemption, redeem_points
 from tests.conftest import KEEP_TABLES, restore_base_earning, restore_first_tier_policy
@@ -112,8 +113,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.context = self.app.app_context()
         self.context.push()
         self.session: Session = db.session()
-        self.store_id = staff.create_store(self.session, "BKK01", "Siam Paragon").id
-        self.members = [self._enrol(n) for n in range(MEMBERS)]
+        with unit_of_work(self.session):  # each service call commits as its edge would
+            self.store_id = staff.create_store(self.session, "BKK01", "Siam Paragon").id
+            self.members = [self._enrol(n) for n in range(MEMBERS)]
         self.now = START
         self.serial = 0
         self.sales: list[Sale] = []
@@ -151,7 +153,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _deliver(self, body: dict[str, Any]) -> tuple[Transaction, bool]:
         receipt = ReceiptSchema().load(body)
-        txn, created = record_receipt(self.session, receipt, self._source())
+        with unit_of_work(self.session):
+            txn, created = record_receipt(self.session, receipt, self._source())
         self.delivered.append(body)
         return txn, created
 
@@ -230,7 +233,7 @@ class LedgerMachine(RuleBasedStateMachine):
         body = self._body(
             self._next_id("X"), sale.left_minor + 1, type="refund", refund_of=sale.external_id
         )
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput), unit_of_work(self.session):
             record_receipt(self.session, ReceiptSchema().load(body), self._source())
         self.session.rollback()
         assert self._snapshot() == before
@@ -253,7 +256,8 @@ class LedgerMachine(RuleBasedStateMachine):
         if points > balance:
             self._refused_redemption(member_id, points)
             return
-        found, created = redeem_points(self.session, member_id, points, ADMIN_TILL)
+        with unit_of_work(self.session):
+            found, created = redeem_points(self.session, member_id, points, ADMIN_TILL)
         assert created
         assert found.balance_after == balance - points
         assert self._balance(member_id) == balance - points
@@ -261,7 +265,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _refused_redemption(self, member_id: int, points: int) -> None:
         before = self._snapshot()
-        with pytest.raises(InsufficientPoints):
+        with pytest.raises(InsufficientPoints), unit_of_work(self.session):
             redeem_points(self.session, member_id, points, ADMIN_TILL)
         self.session.rollback()
         assert self._snapshot() == before
@@ -274,13 +278,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.session.refresh(found)
         if found.status == "cancelled":
             before = self._snapshot()
-            with pytest.raises(RedemptionNotCancellable):
+            with pytest.raises(RedemptionNotCancellable), unit_of_work(self.session):
                 cancel_redemption(self.session, redemption_id, ADMIN_TILL, TIMEZONE)
             self.session.rollback()
             assert self._snapshot() == before
             return
         balance = self._balance(found.member_id)
-        cancelled = cancel_redemption(self.session, redemption_id, ADMIN_TILL, TIMEZONE)
+        with unit_of_work(self.session):
+            cancelled = cancel_redemption(self.session, redemption_id, ADMIN_TILL, TIMEZONE)
         assert cancelled.status == "cancelled"
         assert self._balance(found.member_id) == balance + found.points
 

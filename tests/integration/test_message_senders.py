@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty.extensions import db
-from loyalty.messages import MAX_ATTEMPTS, queue_message, send_due
+from loyalty.message_jobs import send_due
+from loyalty.messages import MAX_ATTEMPTS, queue_message
 from loyalty.models import OutgoingMessage
 from loyalty.senders import SIGNATURE_HEADER, Outgoing, senders_from_config
 from members.messaging.service import MessagePolicy, send_member_message

@@ -16,9 +16,10 @@ from rq import Queue
 from sqlalchemy import func, insert, select
 
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 from members import service
 from members.metrics import clv
-from members.metrics import clv_fit as clv_service
+from members.metrics import jobs as metrics_jobs
 from members.metrics import service as metrics
 from members.models import ClvModel, Member, MemberAffinity, MemberDay, MemberMetrics
 from tests.datasets import CDNOW_SAMPLE
@@ -100,7 +101,7 @@ def rfm_of(app: Flask, ids: dict[str, int]) -> dict[str, tuple]:
 
 
 def refresh(app: Flask, today: date = TODAY, now: datetime = NOW) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return metrics.refresh_profiles(db.session, today, now)
 
 
@@ -348,7 +349,7 @@ def test_clv_fit_without_a_repeat_purchase_says_so_and_stores_nothing(app, runne
         assert db.session.scalar(select(func.count()).select_from(ClvModel)) == 0
         with_clv = select(func.count()).where(MemberMetrics.clv_p_alive.is_not(None))
         assert db.session.scalar(with_clv) == 0
-        assert clv_service.fit_today(db.session, "Asia/Bangkok") is None  # the periodic job
+        assert metrics_jobs.fit_today(db.session, "Asia/Bangkok") is None  # the periodic job
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage
 from loyalty.staff import create_store
+from loyalty.unit_of_work import unit_of_work
 from members.hooks import hooks
 from members.models import Member, MemberAffinity, MemberDay, TierChange
 from members.privacy.pdpa import erase_member
@@ -73,18 +74,21 @@ def _receipt(prefix: str, index: int, total: str, lines, days_ago: int) -> dict[
 
 def _members(app: Flask, prefix: str) -> list[int]:
     with app.app_context():
-        ids = [
-            enrol_member(db.session, Enrolment(name=f"{prefix} {n}", email=f"{prefix}{n}@x.th")).id
-            for n in range(3)
-        ]
-        erase_member(
-            db.session,
-            ids[2],
-            reason="asked to be forgotten",
-            actor="test",
-            steps=hooks(app).erase_steps,
-            now=utcnow(),
-        )
+        with unit_of_work():
+            ids = [
+                enrol_member(
+                    db.session, Enrolment(name=f"{prefix} {n}", email=f"{prefix}{n}@x.th")
+                ).id
+                for n in range(3)
+            ]
+            erase_member(
+                db.session,
+                ids[2],
+                reason="asked to be forgotten",
+                actor="test",
+                steps=hooks(app).erase_steps,
+                now=utcnow(),
+            )
         jobs.drain_now(app)  # the enrolments' and erasure's own events
         return ids
 
@@ -97,7 +101,7 @@ def _record_and_process(app: Flask, prefix: str, store_id: int, batched: bool) -
         for n, (who, days, total, lines) in enumerate(SALES)
     ]
     sales.append(sales[0])  # the same receipt twice in the run: a replay
-    with app.app_context(), jobs.drains_deferred():
+    with app.app_context(), jobs.drains_deferred(), unit_of_work():
         recorded = record_sales(db.session, sales, source)
         assert [r.created for r in recorded] == [True] * len(SALES) + [False]
     with app.app_context(), pytest.MonkeyPatch.context() as patch:
@@ -185,7 +189,7 @@ def _snapshot(app: Flask, members: list[int], prefix: str) -> dict[str, Any]:
 
 @pytest.fixture
 def tiered(app: Flask) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         set_policy(db.session, LADDER, "test")
         return create_store(db.session, "BKK01", "Siam Paragon").id
 

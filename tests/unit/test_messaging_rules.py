@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from loyalty.errors import InvalidInput
 from loyalty.extensions import db
-from loyalty.messages import LEASE, MAX_ATTEMPTS, _claim, queue_message, retry_delay, send_due
+from loyalty.message_jobs import send_due
+from loyalty.messages import LEASE, MAX_ATTEMPTS, claim_due, queue_message, retry_delay
 from loyalty.models import MessageTemplate, OutgoingMessage
 from loyalty.senders import Outgoing, SendError
 from members.messaging.service import (
@@ -554,7 +555,7 @@ def test_a_claimed_message_is_not_taken_again_while_its_lease_runs(session):
     """A run that died after claiming leaves the message to be sent when the lease ends."""
     queue_message(session, "sms", "+66811111115", "hello")
     session.commit()
-    assert len(_claim(session, ["sms"], NOON, 10)) == 1
+    assert len(claim_due(session, ["sms"], NOON, 10)) == 1
     sms = Recorder()
     assert send_due(session, {"sms": sms}, NOON + LEASE - timedelta(seconds=1), 10)["sent"] == 0
     assert send_due(session, {"sms": sms}, NOON + LEASE, 10)["sent"] == 1
