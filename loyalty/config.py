@@ -86,6 +86,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "CLAIM_DAYS": _int("LOYALTY_CLAIM_DAYS", 30),
         "RATE_LIMITS": rate_limits(),
         "OUTBOX_BATCH": _int("LOYALTY_OUTBOX_BATCH", 200),
+        # The service's address as POS vendors reach it (their webhooks); default: the request's
+        "PUBLIC_URL": os.environ.get("LOYALTY_PUBLIC_URL") or None,
+        "POS_HTTP_ATTEMPTS": _int("LOYALTY_POS_HTTP_ATTEMPTS", 5),
+        "POS_HTTP_BACKOFF": float(os.environ.get("LOYALTY_POS_HTTP_BACKOFF", "0.5")),
+        "POS_HTTP_TIMEOUT": float(os.environ.get("LOYALTY_POS_HTTP_TIMEOUT", "20")),
         **_messages(),
         "API_TITLE": "Loyalty platform",
         "API_VERSION": "v1",

@@ -37,6 +37,8 @@ PERIODIC: dict[str, Periodic] = {
     # Segments hourly (their rules read recency, tags and consents, which change through the day).
     "refresh_segments": Periodic(cron="50 * * * *", timeout=1800),
     "expire_points": Periodic(cron="5 17 * * *"),
+    # Every minute: a pull of each POS source whose `poll_minutes` have passed, one per worker.
+    "sync_pos_sources": Periodic(interval=60),
     # Profile scores daily at 00:20 in Bangkok; the lifetime value model refitted every Sunday.
     "refresh_profiles": Periodic(cron="20 17 * * *", timeout=1800),
     "fit_clv": Periodic(cron="40 17 * * 0", timeout=1800),

@@ -208,7 +208,7 @@ def init_app(app: Flask) -> None:
         event.listen(Session, "after_soft_rollback", _after_rollback)
 
 
-def _with_app(fn: Callable[[Flask], Any]) -> Any:
+def with_app(fn: Callable[[Flask], Any]) -> Any:
     """Run in the current app, or build one from the environment (plain `rq worker`)."""
     if has_app_context():
         return fn(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -230,7 +230,7 @@ def drain_outbox() -> int:
                 connection.delete(DRAIN_FLAG)
         return drain_now(app)
 
-    return _with_app(run)
+    return with_app(run)
 
 
 @job(EVENTS_QUEUE, timeout=180, result_ttl=0, failure_ttl=DAY)
@@ -247,7 +247,7 @@ def relay_outbox(min_age_seconds: int = 5) -> bool:
         drain_now(app)
         return True
 
-    return _with_app(run)
+    return with_app(run)
 
 
 # The timeout is the default; a task that may run longer is scheduled with its own (cron.py).
@@ -259,4 +259,4 @@ def run_periodic(name: str) -> Any:
         with Session(db.engine, expire_on_commit=False) as session:
             return periodic_tasks(app)[name](session)
 
-    return _with_app(run)
+    return with_app(run)

@@ -43,6 +43,17 @@ def create_terminal(session: Session, store_code: str, name: str) -> tuple[Termi
     return terminal, key
 
 
+def add_device_terminal(session: Session, store_id: int, name: str) -> Terminal:
+    """A terminal standing for a POS device whose receipts are pulled, not pushed: its key
+    is never shown, so nothing signs in with it."""
+    terminal = Terminal(
+        store_id=store_id, name=name, key_hash=hash_secret(secrets.token_urlsafe(32))
+    )
+    session.add(terminal)
+    session.flush()
+    return terminal
+
+
 def revoke_terminal(session: Session, terminal_id: int) -> Terminal:
     terminal = session.get(Terminal, terminal_id)
     if terminal is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from loyalty import jobs
 from loyalty.auth import check_member_scope, check_store_scope, principal, require
@@ -25,7 +26,9 @@ from pos_adapters.schemas import (
     QuoteRequestSchema,
     QuoteSchema,
     ReceiptSchema,
+    TransactionQuerySchema,
     TransactionResultSchema,
+    TransactionRowSchema,
     TransactionSchema,
 )
 from rewards.models import JournalEntry, Transaction
@@ -176,3 +179,40 @@ def quote(body):
         "rewards": result.rewards,
         "member": {"id": result.member_id, "points_balance": result.balance},
     }
+
+
+@blp.route("/transactions", methods=["GET"])
+@require("admin", "marketer")
+@blp.arguments(TransactionQuerySchema, location="query")
+@blp.response(200, TransactionRowSchema(many=True))
+@blp.doc(security=SECURITY)
+def list_transactions(query):
+    """Transactions newest first, `per_page` (up to 500) a page; `source` keeps those pulled
+    from one POS source. The total is in the `X-Total-Count` header."""
+    t, sale = Transaction, aliased(Transaction)
+    where = [t.source == f"pos:{query['source']}"] if "source" in query else []
+    total = db.session.scalar(select(func.count()).select_from(t).where(*where))
+    rows = db.session.execute(
+        select(t, Store.code, sale.external_id)
+        .join(Store, Store.id == t.store_id)
+        .outerjoin(sale, sale.id == t.refund_of_id)
+        .where(*where)
+        .order_by(t.occurred_at.desc(), t.id.desc())
+        .limit(query["per_page"])
+        .offset((query["page"] - 1) * query["per_page"])
+    )
+    items = [
+        {
+            "id": txn.id,
+            "external_id": txn.external_id,
+            "type": txn.type,
+            "total": format_minor(txn.total_minor),
+            "occurred_at": txn.occurred_at,
+            "store": store,
+            "member_id": txn.member_id,
+            "points_awarded": txn.points_awarded,
+            "refund_of": refund_of,
+        }
+        for txn, store, refund_of in rows
+    ]
+    return items, 200, {"X-Total-Count": str(total)}

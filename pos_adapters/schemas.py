@@ -181,3 +181,23 @@ class QuoteSchema(ma.Schema):
         metadata={"description": "rewards the member can afford once the sale has earned"},
     )
     member = fields.Nested(QuoteMemberSchema)
+
+
+class TransactionQuerySchema(ma.Schema):
+    source = fields.Integer(
+        validate=validate.Range(min=1, max=2**53), metadata={"description": "a POS source id"}
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class TransactionRowSchema(ma.Schema):
+    id = fields.Integer()
+    external_id = fields.String()
+    type = fields.String()
+    total = fields.String()
+    occurred_at = fields.DateTime()
+    store = fields.String()
+    member_id = fields.Integer(allow_none=True)
+    points_awarded = fields.Integer()
+    refund_of = fields.String(allow_none=True)

@@ -29,6 +29,7 @@ class FakeServer:
         self.app = app
         self.seen: list[Seen] = []
         self._faults: deque[tuple[int, dict[str, str], Any]] = deque()
+        self._outage: tuple[int, tuple[int, dict[str, str], Any]] | None = None
         self._lock = threading.Lock()
         app.before_request(self._before)
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -51,6 +52,16 @@ class FakeServer:
             for _ in range(count):
                 self._faults.append((status, headers or {}, body))
 
+    def outage_after(self, passing: int, status: int, body: Any = None) -> None:
+        """Let `passing` more requests through, then answer every one with `status` until
+        `recover()`: a vendor going down in the middle of a sync."""
+        with self._lock:
+            self._outage = (len(self.seen) + passing, (status, {}, body))
+
+    def recover(self) -> None:
+        with self._lock:
+            self._outage = None
+
     def requests_to(self, path_part: str) -> list[Seen]:
         return [s for s in self.seen if path_part in s.path]
 
@@ -66,6 +77,8 @@ class FakeServer:
                 )
             )
             fault = self._faults.popleft() if self._faults else None
+            if fault is None and self._outage and len(self.seen) > self._outage[0]:
+                fault = self._outage[1]
         if fault is None:
             return None
         status, headers, body = fault

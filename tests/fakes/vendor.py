@@ -101,6 +101,10 @@ class FakeVendor(ABC):
     def fail_next(self, count: int, status: int = 500) -> None:
         self.server.fail_next(count, status, self.error_body(status))
 
+    def outage_after(self, passing: int, status: int = 503) -> None:
+        """Go down after `passing` more requests, until `server.recover()`."""
+        self.server.outage_after(passing, status, self.error_body(status))
+
     @abstractmethod
     def error_body(self, status: int) -> object:
         """The vendor's documented error body for this status."""

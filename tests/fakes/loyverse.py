@@ -1,0 +1,541 @@
+"""A fake Loyverse API v1.0: receipts (SALE and REFUND, newest first, `updated_at_*` and
+`created_at_*` filters, `limit` ≤ 250, opaque `cursor`), customers, items and categories,
+behind `Authorization: Bearer`, with Loyverse's `{"errors": [{"code", "details"}]}` bodies.
+
+Receipts are kept in one list sorted by (created_at, sequence), and a page token names the
+position it stopped at, so a page costs a bisection plus the receipts it scans.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, request
+
+from tests.fakes.server import FakeServer
+from tests.fakes.vendor import FakeVendor, Line, Shopper, Webhook
+
+API = "/v1.0"
+MAX_LIMIT = 250
+DEFAULT_LIMIT = 50
+VAT = Decimal("7")  # Thai VAT, included in prices
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "PAYMENT_REQUIRED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+FILTERS = ("updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
+
+Json = dict[str, Any]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, details: str) -> None:
+        super().__init__(details)
+        self.status, self.code, self.details = status, code, details
+
+
+@dataclass
+class _Stored:
+    payload: Json
+    created: datetime
+    updated: datetime
+    seq: int
+
+
+def stamp(moment: datetime) -> str:
+    """Loyverse's time format: `2025-10-18T07:48:05.000Z`."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def number(amount: Decimal) -> int | float:
+    """Baht as Loyverse writes it: a JSON number, integral when whole (`550`, `46.21`)."""
+    amount = Decimal(amount).quantize(Decimal("0.01"))
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+class FakeLoyverse(FakeVendor):
+    kind = "loyverse"
+
+    def __init__(self, token: str = "lv-token-123") -> None:
+        self.token = token
+        self.merchant_id = str(uuid.uuid4())
+        self.stores = (str(uuid.uuid4()), str(uuid.uuid4()))
+        self.devices = {store: str(uuid.uuid4()) for store in self.stores}
+        self._lock = threading.RLock()
+        self._receipts: dict[str, _Stored] = {}
+        self._order: list[tuple[datetime, int, str]] = []  # (created, seq, number), ascending
+        self._seq = 1000
+        self._lines = 0
+        self._generation = 0  # page tokens of an older generation are INVALID_CURSOR
+        self.customers: dict[str, Json] = {}
+        self.items: dict[str, Json] = {}  # item_id -> item
+        self.categories: dict[str, Json] = {}  # category_id -> category
+        self._by_sku: dict[str, Json] = {}
+        self.server = FakeServer(self._app()).start()
+
+    # -- FakeVendor ---------------------------------------------------------------------
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {"access_token": self.token}
+
+    def add_sale(
+        self,
+        store: str,
+        lines: list[Line],
+        at: datetime,
+        shopper: Shopper | None = None,
+        note: str | None = None,
+        discount: Decimal = Decimal("0"),
+    ) -> str:
+        line_items = [self._line_item(line, line.quantity, line.price) for line in lines]
+        gross = sum((Decimal(line.price) * line.quantity for line in lines), Decimal("0"))
+        customer_id = self._customer_for(shopper, at) if shopper else None
+        payload = self._receipt("SALE", store, at, gross - discount, line_items, discount)
+        payload.update(customer_id=customer_id, note=note)
+        return self.put_receipt(payload)
+
+    def add_refund(self, sale_id: str, amount: Decimal, at: datetime) -> str:
+        """A REFUND receipt of the sale's first line (as many units as `amount` buys at its
+        price, else one unit at `amount`); positive amounts. The sale is left as it was."""
+        with self._lock:
+            sale = self._receipts[sale_id].payload
+        first = sale["line_items"][0]
+        price = Decimal(str(first["price"]))
+        units, left = divmod(amount, price) if price else (0, amount)
+        quantity, unit = (int(units), price) if units and not left else (1, amount)
+        line = Line(first["sku"], first["item_name"], quantity, unit, "")
+        payload = self._receipt("REFUND", sale["store_id"], at, amount, [self._line_item(line)])
+        payload.update(refund_for=sale_id, customer_id=sale["customer_id"])
+        return self.put_receipt(payload)
+
+    def void(self, sale_id: str, at: datetime) -> None:
+        self._change(sale_id, at, cancelled_at=stamp(at))
+
+    def edit_total(self, sale_id: str, total: Decimal, at: datetime) -> None:
+        self._change(sale_id, at, total_money=number(total))
+
+    def webhook_for(self, vendor_ids: list[str], secret: str | None = None) -> Webhook:
+        """A `receipts.update` delivery signed as OAuth-made webhooks are: hex HMAC-SHA1 of
+        the body in `X-Loyverse-Signature`."""
+        body = self.webhook_body(vendor_ids)
+        key = (secret or self.webhook_secret).encode()
+        signature = hmac.new(key, body, hashlib.sha1).hexdigest()
+        return Webhook(
+            {"Content-Type": "application/json", "X-Loyverse-Signature": signature}, body
+        )
+
+    def unsigned_webhook_for(self, vendor_ids: list[str], secret: str | None = None) -> Webhook:
+        """A delivery to a webhook made with a personal token: unsigned, with our secret in
+        the URL we registered."""
+        body = self.webhook_body(vendor_ids)
+        token = secret or self.webhook_secret
+        return Webhook({"Content-Type": "application/json"}, body, f"?token={token}")
+
+    def webhook_body(self, vendor_ids: list[str]) -> bytes:
+        with self._lock:
+            receipts = [self._receipts[number].payload for number in vendor_ids]
+        event = {
+            "merchant_id": self.merchant_id,
+            "type": "receipts.update",
+            "created_at": stamp(datetime.now(UTC)),
+            "receipts": receipts,
+        }
+        return json.dumps(event).encode()
+
+    def error_body(self, status: int) -> object:
+        code = ERROR_CODES.get(status, "INTERNAL_SERVER_ERROR")
+        return _errors(code, f"fake Loyverse answers {status}")
+
+    # -- more control ---------------------------------------------------------------------
+
+    def put_receipt(self, payload: Json) -> str:
+        """Store a receipt payload as given (a fixture, or one the fake built)."""
+        with self._lock:
+            number_ = str(payload["receipt_number"])
+            self._seq += 1
+            stored = _Stored(
+                payload,
+                datetime.fromisoformat(payload["created_at"]),
+                datetime.fromisoformat(payload["updated_at"]),
+                self._seq,
+            )
+            old = self._receipts.pop(number_, None)
+            if old is not None:
+                self._order.remove((old.created, old.seq, number_))
+            self._receipts[number_] = stored
+            bisect.insort(self._order, (stored.created, stored.seq, number_))
+        return number_
+
+    def put_item(self, item: Json) -> None:
+        with self._lock:
+            self.items[item["id"]] = item
+
+    def put_category(self, category: Json) -> None:
+        with self._lock:
+            self.categories[category["id"]] = category
+
+    def put_customer(self, customer: Json) -> None:
+        with self._lock:
+            self.customers[customer["id"]] = customer
+
+    def expire_cursors(self) -> None:
+        """Every page token handed out so far becomes INVALID_CURSOR."""
+        with self._lock:
+            self._generation += 1
+
+    def receipt(self, number_: str) -> Json:
+        with self._lock:
+            return self._receipts[number_].payload
+
+    # -- building payloads ------------------------------------------------------------------
+
+    def _receipt(
+        self,
+        kind: str,
+        store: str,
+        at: datetime,
+        total: Decimal,
+        line_items: list[Json],
+        discount: Decimal = Decimal("0"),
+    ) -> Json:
+        if store not in self.devices:
+            raise KeyError(f"unknown store {store}")
+        with self._lock:
+            self._seq += 1
+            receipt_number = f"{self.stores.index(store) + 1}-{self._seq}"
+        tax = (total * VAT / (100 + VAT)).quantize(Decimal("0.01"))
+        when = stamp(at)
+        return {
+            "receipt_number": receipt_number,
+            "note": None,
+            "receipt_type": kind,
+            "refund_for": None,
+            "order": None,
+            "created_at": when,
+            "updated_at": when,
+            "source": "point of sale",
+            "receipt_date": when,
+            "cancelled_at": None,
+            "total_money": number(total),
+            "total_tax": number(tax),
+            "points_earned": 0,
+            "points_deducted": 0,
+            "points_balance": 0,
+            "customer_id": None,
+            "total_discount": number(discount),
+            "employee_id": None,
+            "store_id": store,
+            "pos_device_id": self.devices[store],
+            "dining_option": None,
+            "total_discounts": [_discount(discount)] if discount else [],
+            "total_taxes": [_tax(tax)] if tax else [],
+            "tip": 0,
+            "surcharge": 0,
+            "line_items": line_items,
+            "payments": [_cash(total, when)],
+        }
+
+    def _line_item(self, line: Line, quantity: int | None = None, price: Any = None) -> Json:
+        item = self._item_for(line)
+        quantity = line.quantity if quantity is None else quantity
+        price = Decimal(line.price if price is None else price)
+        total = price * quantity
+        return {
+            "id": self._line_id(),
+            "item_id": item["id"],
+            "variant_id": item["variants"][0]["variant_id"],
+            "item_name": item["item_name"],
+            "variant_name": None,
+            "sku": line.sku,
+            "quantity": quantity,
+            "price": number(price),
+            "gross_total_money": number(total),
+            "total_money": number(total),
+            "cost": 0,
+            "cost_total": 0,
+            "line_note": None,
+            "line_taxes": [],
+            "total_discount": 0,
+            "line_discounts": [],
+            "line_modifiers": [],
+        }
+
+    def _line_id(self) -> str:
+        """A UUID-shaped line id from a counter (uuid4 is slow for 100,000 receipts)."""
+        with self._lock:
+            self._lines += 1
+            return f"9553152a-0000-4000-8000-{self._lines:012x}"
+
+    def _item_for(self, line: Line) -> Json:
+        """The catalogue item of a SKU, made on first sight with its category."""
+        with self._lock:
+            if line.sku in self._by_sku:
+                return self._by_sku[line.sku]
+            category_id = self._category_for(line.category) if line.category else None
+            item = {
+                "id": str(uuid.uuid4()),
+                "handle": line.sku.lower(),
+                "item_name": line.name,
+                "category_id": category_id,
+                "track_stock": False,
+                "variants": [
+                    {"variant_id": str(uuid.uuid4()), "sku": line.sku, "default_price": None}
+                ],
+                "created_at": "2020-01-01T00:00:00.000Z",
+                "updated_at": "2020-01-01T00:00:00.000Z",
+                "deleted_at": None,
+            }
+            self.items[item["id"]] = self._by_sku[line.sku] = item
+            return item
+
+    def _category_for(self, name: str) -> str:
+        for category in self.categories.values():
+            if category["name"] == name:
+                return category["id"]
+        category = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "color": "GREY",
+            "created_at": "2020-01-01T00:00:00.000Z",
+            "deleted_at": None,
+        }
+        self.categories[category["id"]] = category
+        return category["id"]
+
+    def _customer_for(self, shopper: Shopper, at: datetime) -> str:
+        with self._lock:
+            for customer in self.customers.values():
+                if (customer["phone_number"], customer["email"]) == (shopper.phone, shopper.email):
+                    return customer["id"]
+            customer = _customer(shopper, stamp(at))
+            self.customers[customer["id"]] = customer
+            return customer["id"]
+
+    def _change(self, sale_id: str, at: datetime, **fields: Any) -> None:
+        with self._lock:
+            payload = dict(self._receipts[sale_id].payload, updated_at=stamp(at), **fields)
+            self.put_receipt(payload)
+
+    # -- the HTTP API -------------------------------------------------------------------
+
+    def _app(self) -> Flask:
+        app = Flask(f"fake-loyverse-{id(self)}")
+        app.json.sort_keys = False  # type: ignore[attr-defined]
+        routes = {
+            "/receipts": self._list_receipts,
+            "/receipts/<receipt_number>": self._get_receipt,
+            "/customers/<customer_id>": self._get_customer,
+            "/items/<item_id>": self._get_item,
+            "/categories": self._list_categories,
+        }
+        for rule, view in routes.items():
+            app.add_url_rule(API + rule, view.__name__, self._guarded(view))
+        return app
+
+    def _guarded(self, view: Any) -> Any:
+        def handle(**kwargs: Any) -> Any:
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                return _refusal(401, "UNAUTHORIZED", "The access token is invalid or expired")
+            try:
+                with self._lock:
+                    return view(**kwargs)
+            except _Refused as exc:
+                return _refusal(exc.status, exc.code, exc.details)
+
+        return handle
+
+    def _list_receipts(self) -> Any:
+        limit = _limit()
+        token = request.args.get("cursor")
+        query = self._read_token(token) if token else self._read_query()
+        wanted = query.get("numbers")
+        start = len(self._order) if query["below"] is None else self._below(query["below"])
+        page: list[Json] = []
+        index = start - 1
+        while index >= 0 and len(page) < limit:
+            stored = self._receipts[self._order[index][2]]
+            if _matches(stored, query, wanted):
+                page.append(stored.payload)
+            index -= 1
+        body: Json = {"receipts": page}
+        if len(page) == limit and index >= 0:
+            last = self._order[index + 1]
+            body["cursor"] = self._token(query, [stamp_full(last[0]), last[1]])
+        return body
+
+    def _read_query(self) -> Json:
+        query: Json = {"below": None, "gen": self._generation}
+        for name in FILTERS:
+            value = request.args.get(name)
+            query[name] = _time_param(name, value) if value else None
+        if request.args.get("store_id"):
+            query["store_id"] = request.args["store_id"]
+        if request.args.get("receipt_numbers"):
+            query["numbers"] = request.args["receipt_numbers"].split(",")
+        return query
+
+    def _token(self, query: Json, below: list[Any]) -> str:
+        state = {**query, "below": below}
+        for name in FILTERS:
+            if isinstance(state.get(name), datetime):
+                state[name] = stamp_full(state[name])
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _read_token(self, token: str) -> Json:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            for name in FILTERS:
+                if state.get(name):
+                    state[name] = datetime.fromisoformat(state[name])
+            state["below"] = (datetime.fromisoformat(state["below"][0]), state["below"][1])
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise _Refused(400, "INVALID_CURSOR", "The cursor is invalid") from exc
+        if state.get("gen") != self._generation:
+            raise _Refused(400, "INVALID_CURSOR", "The cursor has expired")
+        return state
+
+    def _below(self, key: tuple[datetime, int]) -> int:
+        return bisect.bisect_left(self._order, key)
+
+    def _get_receipt(self, receipt_number: str) -> Any:
+        if receipt_number not in self._receipts:
+            raise _Refused(404, "NOT_FOUND", f"Receipt {receipt_number} not found")
+        return self._receipts[receipt_number].payload
+
+    def _get_customer(self, customer_id: str) -> Any:
+        if customer_id not in self.customers:
+            raise _Refused(404, "NOT_FOUND", f"Customer {customer_id} not found")
+        return self.customers[customer_id]
+
+    def _get_item(self, item_id: str) -> Any:
+        if item_id not in self.items:
+            raise _Refused(404, "NOT_FOUND", f"Item {item_id} not found")
+        return self.items[item_id]
+
+    def _list_categories(self) -> Any:
+        limit = _limit()
+        rows = sorted(self.categories.values(), key=lambda c: c["id"])
+        after = request.args.get("cursor")
+        if after:
+            rows = [c for c in rows if c["id"] > after]
+        body: Json = {"categories": rows[:limit]}
+        if len(rows) > limit:
+            body["cursor"] = rows[limit - 1]["id"]
+        return body
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def stamp_full(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _matches(stored: _Stored, query: Json, wanted: list[str] | None) -> bool:
+    if wanted is not None and stored.payload["receipt_number"] not in wanted:
+        return False
+    if query.get("store_id") and stored.payload["store_id"] != query["store_id"]:
+        return False
+    bounds = (
+        (stored.updated, query.get("updated_at_min"), query.get("updated_at_max")),
+        (stored.created, query.get("created_at_min"), query.get("created_at_max")),
+    )
+    return all((low is None or low <= t) and (high is None or t <= high) for t, low, high in bounds)
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise _Refused(400, "INVALID_RANGE", f"limit must be 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def _time_param(name: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _Refused(400, "INVALID_VALUE", f"{name} is not an ISO 8601 time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _errors(code: str, details: str) -> Json:
+    return {"errors": [{"code": code, "details": details}]}
+
+
+def _refusal(status: int, code: str, details: str) -> Response:
+    response = Response(json.dumps(_errors(code, details)), mimetype="application/json")
+    response.status_code = status
+    return response
+
+
+def _discount(amount: Decimal) -> Json:
+    return {
+        "id": "d15c0000-0000-4000-8000-000000000001",
+        "type": "FIXED_AMOUNT",
+        "name": "Discount",
+        "money_amount": number(amount),
+    }
+
+
+def _tax(amount: Decimal) -> Json:
+    return {
+        "id": "c2afb81c-0000-4000-8000-000000000007",
+        "type": "INCLUDED",
+        "name": "VAT",
+        "rate": float(VAT),
+        "money_amount": number(amount),
+    }
+
+
+def _cash(total: Decimal, when: str) -> Json:
+    return {
+        "payment_type_id": "a9dd8a31-0000-4000-8000-00000000ca54",
+        "name": "Cash",
+        "type": "CASH",
+        "money_amount": number(total),
+        "paid_at": when,
+        "payment_details": None,
+    }
+
+
+def _customer(shopper: Shopper, when: str) -> Json:
+    return {
+        "id": str(uuid.uuid4()),
+        "name": "Shopper",
+        "email": shopper.email,
+        "phone_number": shopper.phone,
+        "address": None,
+        "city": None,
+        "region": None,
+        "postal_code": None,
+        "country_code": "TH",
+        "customer_code": None,
+        "note": None,
+        "first_visit": when,
+        "last_visit": when,
+        "total_visits": 1,
+        "total_spent": 0,
+        "total_points": 0,
+        "created_at": when,
+        "updated_at": when,
+        "deleted_at": None,
+        "permanent_deletion_at": None,
+    }
