@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from loyalty.extensions import db
 from loyalty.unit_of_work import unit_of_work
 from pos_adapters import sources
+from pos_adapters.jobs import run_pages
 from pos_adapters.models import PosSyncRun
 from pos_adapters.recording import Counts
-from pos_adapters.sync import SyncSettings, request_run, run_pages
+from pos_adapters.sync import SyncSettings, request_run
 
 pos_cli = AppGroup("pos", help="POS sources: pull their receipts.")
 

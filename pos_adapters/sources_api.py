@@ -13,7 +13,7 @@ from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.jobs import redis_connection
 from loyalty.outbox import emit
-from pos_adapters import inbox, sources, sync
+from pos_adapters import inbox, jobs, sources, sync
 from pos_adapters.source_schemas import (
     NewSourceSchema,
     QueuedRunSchema,
@@ -99,7 +99,7 @@ def start_sync(body, source_id):
     if redis_connection(current_app) is not None:
         emit(db.session, SYNC_TOPIC, {"run_id": run.id})
         return {"run_id": run.id}, 202
-    return sync.run_view(sync.execute_run(db.session, run.id, _settings()))
+    return sync.run_view(jobs.execute_run(db.session, run.id, _settings()))
 
 
 @blp.route("/pos-sources/<int:source_id>/runs", methods=["GET"])

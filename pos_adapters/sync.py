@@ -1,11 +1,11 @@
-"""Pulling a POS source: a run asks the vendor for pages since the source's cursor and records
-each page in a unit of work of its own, the new cursor committed with the page's receipts.
-One run per source at a time (a lease on the source); a vendor failure ends the run with the
-error kept in `last_error`, and the next run resumes from the cursor."""
+"""Pulling a POS source, the rules of a run: asked for (queued), started under the source's
+lease (one run per source at a time), each page recorded with the cursor after it, finished
+with the error that ended it kept in `last_error` (the next run resumes from the cursor).
+The job that carries a run out, a unit of work per page, is `pos_adapters/jobs.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import utcnow
 from loyalty.models import Store
-from loyalty.unit_of_work import AnySession, unit_of_work
+from loyalty.unit_of_work import AnySession
 from members.cards.service import CodePolicy
 from pos_adapters import sources
 from pos_adapters.models import PosRejection, PosSource, PosSyncRun
 from pos_adapters.recording import Counts, Target, record_vendor_receipts
-from pos_adapters.secrets import SecretUnreadable
-from pos_adapters.vendor import Customer, VendorClient, vendor_class
+from pos_adapters.vendor import Customer, Page, VendorClient, vendor_class
 from pos_adapters.vendor_http import VendorError, VendorHttp
 
 LEASE = timedelta(minutes=15)  # renewed with every page; a crashed run frees it when it ends
@@ -89,70 +88,47 @@ def target_for(
     )
 
 
-def execute_run(session: AnySession, run_id: int, settings: SyncSettings) -> PosSyncRun:
-    """Carry out a queued run (`run_pages`) and return it."""
-    for _counts in run_pages(session, run_id, settings):
-        pass
-    return session.get(PosSyncRun, run_id)
+def start_run(session: AnySession, run_id: int, now: datetime) -> PosSyncRun | None:
+    """Mark a queued run running, under the source's lease; None when the run is not queued
+    any more (taken by another worker). Without the lease, the run fails at once."""
+    run = session.get(PosSyncRun, run_id, with_for_update=True)
+    if run is None or run.state != "queued":
+        return None
+    if not _take_lease(session, run.source_id, now):
+        run.state, run.started_at, run.finished_at = "failed", now, now
+        run.error = "another sync of this source is running"
+        return None
+    run.state, run.started_at = "running", now
+    return run
 
 
-def run_pages(session: AnySession, run_id: int, settings: SyncSettings) -> Iterator[Counts]:
-    """Carry out a queued run page by page, each page and the cursor after it committed
-    together; yields each page's counts. A run that is not queued any more (taken by another
-    worker) yields nothing."""
-    with unit_of_work(session):
-        run = session.get(PosSyncRun, run_id, with_for_update=True)
-        if run is None or run.state != "queued":
-            return
-        now = utcnow()
-        if not _take_lease(session, run.source_id, now):
-            run.state, run.started_at, run.finished_at = "failed", now, now
-            run.error = "another sync of this source is running"
-            return
-        run.state, run.started_at = "running", now
-    error: str | None = "the run stopped unexpectedly"
-    try:
-        error = yield from _pull(session, run, settings)
-    finally:
-        with unit_of_work(session):
-            now = utcnow()
-            run.state = "failed" if error else "finished"
-            run.finished_at, run.error = now, error
-            session.execute(
-                update(PosSource)
-                .where(PosSource.id == run.source_id)
-                .values(lease_until=None, last_sync_at=now, last_error=error)
-            )
+def record_page(session: AnySession, run: PosSyncRun, target: Target, page: Page) -> Counts:
+    """A page's receipts recorded, counted on the run, and the source's cursor moved past
+    them, in the caller's unit of work."""
+    target.now = utcnow()
+    counts = record_vendor_receipts(session, target, page.receipts, run_id=run.id)
+    run.fetched += counts.fetched
+    run.recorded += counts.recorded
+    run.already_there += counts.already_there
+    run.rejected += counts.rejected
+    session.execute(
+        update(PosSource)
+        .where(PosSource.id == run.source_id)
+        .values(cursor=page.cursor, lease_until=utcnow() + LEASE)
+    )
+    return counts
 
 
-def _pull(session: AnySession, run: PosSyncRun, settings: SyncSettings) -> Iterator[Counts]:
-    """The pages of the run; returns the error that ended it, if one did."""
-    try:
-        with unit_of_work(session):
-            source = sources.get_source(session, run.source_id)
-            client = client_for(source, settings)
-            target = target_for(session, source, settings, client)
-            cursor = None if run.since else source.cursor
-        while True:
-            page = client.fetch_page(cursor, run.since)
-            with unit_of_work(session):
-                target.now = utcnow()
-                counts = record_vendor_receipts(session, target, page.receipts, run_id=run.id)
-                run.fetched += counts.fetched
-                run.recorded += counts.recorded
-                run.already_there += counts.already_there
-                run.rejected += counts.rejected
-                session.execute(
-                    update(PosSource)
-                    .where(PosSource.id == run.source_id)
-                    .values(cursor=page.cursor, lease_until=utcnow() + LEASE)
-                )
-            yield counts
-            cursor = page.cursor
-            if not page.more:
-                return None
-    except (VendorError, SecretUnreadable) as exc:
-        return str(exc)[:2000]
+def finish_run(session: AnySession, run: PosSyncRun, error: str | None) -> None:
+    """The run ends (failed with `error`, or finished); the source's lease is freed."""
+    now = utcnow()
+    run.state = "failed" if error else "finished"
+    run.finished_at, run.error = now, error
+    session.execute(
+        update(PosSource)
+        .where(PosSource.id == run.source_id)
+        .values(lease_until=None, last_sync_at=now, last_error=error)
+    )
 
 
 def _take_lease(session: AnySession, source_id: int, now: datetime) -> bool:

@@ -221,8 +221,11 @@ class FakeOdoo(FakeVendor):
     def _partner(self, shopper: Shopper | None) -> int | bool:
         if shopper is None:
             return False
-        seq = len(self.tables["res.partner"]) + 1
         phone, email = shopper.phone or False, shopper.email or False
+        for partner_id, partner in self.tables["res.partner"].items():
+            if (partner["phone"], partner["email"]) == (phone, email):
+                return partner_id  # the same shopper is the same customer
+        seq = len(self.tables["res.partner"]) + 1
         values = {"name": f"Customer {seq}", "phone": phone, "mobile": phone, "email": email}
         return self._insert("res.partner", values)
 

@@ -20,7 +20,7 @@ PAGE_SIZES = {  # each adapter's page-size constant, made small to pull several 
     "loyverse": "PAGE_LIMIT",
     "square": "PAGE_LIMIT",
     "shopify": "PAGE_SIZE",
-    "odoo": "PAGE_SIZE",
+    "odoo": "Client.page_size",
 }
 
 
@@ -158,8 +158,7 @@ def test_a_forged_or_unsigned_webhook_is_refused_and_nothing_is_stored(
 def test_an_outage_mid_sync_keeps_the_pages_done_and_the_next_run_resumes(
     client, program, vendor, ago, monkeypatch
 ):
-    adapter = __import__(f"pos_adapters.vendors.{vendor.kind}", fromlist=["Client"])
-    monkeypatch.setattr(adapter, PAGE_SIZES[vendor.kind], 2)
+    monkeypatch.setattr(f"pos_adapters.vendors.{vendor.kind}.{PAGE_SIZES[vendor.kind]}", 2)
     sales = [vendor.add_sale(vendor.stores[0], [LATTE], ago(100 - i)) for i in range(7)]
     source = connect(client, program, vendor)
     app_config = client.application.config
