@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from loyalty.auth import require
@@ -98,7 +98,9 @@ def start_sync(body, source_id):
     run = sync.request_run(db.session, source_id, body.get("since"), "api")
     if redis_connection(current_app) is not None:
         emit(db.session, SYNC_TOPIC, {"run_id": run.id})
-        return {"run_id": run.id}, 202
+        queued = jsonify(QueuedRunSchema().dump({"run_id": run.id}))
+        queued.status_code = 202
+        return queued  # a Response: not serialised by the 200 schema
     return sync.run_view(jobs.execute_run(db.session, run.id, _settings()))
 
 

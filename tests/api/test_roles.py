@@ -255,6 +255,7 @@ SETTINGS = {"earn_rate": {"points": 1, "amount": "25.00"}, "points_expiry": {"mo
 M = "/api/v1/members/<int:member_id>"
 C = "/api/v1/campaigns/<int:campaign_id>"
 S = "/api/v1/segments/<int:segment_id>"
+PS = "/api/v1/pos-sources/<int:source_id>"
 SEGMENT = {"name": "Spenders", "rule": {"fact": "spend", "op": "gte", "value": "100.00"}}
 
 
@@ -268,8 +269,67 @@ def segment(suffix: str = "") -> Build:
     return build
 
 
+SOURCE_SECRET = "webhook-secret-1"
+POS_SOURCE = {
+    "kind": "loyverse",
+    "name": "Loyverse shop",
+    "base_url": "http://127.0.0.1:9",  # nothing listens: a sync ends at once in an error
+    "credentials": {"access_token": "token-1"},
+    "webhook_secret": SOURCE_SECRET,
+    "stores": {"vendor-store-1": "BKK01"},
+    "poll_minutes": 15,
+}
+WEBHOOK = {
+    "merchant_id": "m",
+    "type": "receipts.update",
+    "created_at": "2026-12-01T00:00:00.000Z",
+    "receipts": [],
+}
+
+
+def pos_source_id(w: World) -> int:
+    """The world's POS source, connected once; a sync gives up after its first try."""
+    w.app.config["POS_HTTP_ATTEMPTS"] = 1
+    if "pos_source" not in w.ids:
+        w.ids["pos_source"] = w.ok("POST", "/api/v1/pos-sources", json=POS_SOURCE)["id"]
+    return w.ids["pos_source"]
+
+
+def pos_source(suffix: str = "", body: dict | None = None, *, fresh: bool = False) -> Build:
+    """The world's POS source (or a fresh one per caller, for a call that changes it) and
+    its path."""
+
+    def build(w: World, _caller: str) -> Call:
+        if fresh:
+            w.app.config["POS_HTTP_ATTEMPTS"] = 1
+            made = w.ok("POST", "/api/v1/pos-sources", json=POS_SOURCE)["id"]
+        else:
+            made = pos_source_id(w)
+        return Call(f"/api/v1/pos-sources/{made}{suffix}", body)
+
+    return build
+
+
+def pos_rejections(w: World, _caller: str) -> Call:
+    """The rejections of a finished run of the world's source."""
+    source = pos_source_id(w)
+    if "pos_run" not in w.ids:
+        w.ids["pos_run"] = w.ok("POST", f"/api/v1/pos-sources/{source}/sync", json={})["id"]
+    return Call(f"/api/v1/pos-sources/{source}/runs/{w.ids['pos_run']}/rejections")
+
+
+def pos_webhook(w: World, _caller: str) -> Call:
+    """A delivery with the right token: no bearer needed, whoever sends it."""
+    return Call(f"/api/v1/pos-webhooks/{pos_source_id(w)}?token={SOURCE_SECRET}", WEBHOOK)
+
+
+def pos_transactions(w: World, _caller: str) -> Call:
+    return Call(f"/api/v1/transactions?source={pos_source_id(w)}&page=1&per_page=50")
+
+
 MARKETING = (401, 403, 403, 403, 403, 403, 200, 200)
 PUBLIC = (200,) * 8
+ADMIN_ONLY = (401, 403, 403, 403, 403, 403, 403)
 
 
 class Row(NamedTuple):
@@ -539,6 +599,31 @@ ROWS = [
         (401, 200, 404, 403, 403, 403, 403, 200),
     ),
     Row("POST", f"{M}/erase", erasable, (401, 403, 403, 403, 403, 403, 403, 200)),
+    Row(
+        "POST",
+        "/api/v1/pos-sources",
+        with_body("/api/v1/pos-sources", POS_SOURCE),
+        (*ADMIN_ONLY, 201),
+    ),
+    Row("GET", "/api/v1/pos-sources", at("/api/v1/pos-sources"), (*ADMIN_ONLY, 200)),
+    Row("GET", PS, pos_source(), (*ADMIN_ONLY, 200)),
+    Row(
+        "PATCH",
+        PS,
+        pos_source(body={"name": "Renamed", "poll_minutes": 30}, fresh=True),
+        (*ADMIN_ONLY, 200),
+    ),
+    Row("DELETE", PS, pos_source(fresh=True), (*ADMIN_ONLY, 204)),
+    Row(
+        "POST",
+        f"{PS}/sync",
+        pos_source("/sync", {"since": "2026-11-01T00:00:00+07:00"}, fresh=True),
+        (*ADMIN_ONLY, 200),
+    ),
+    Row("GET", f"{PS}/runs", pos_source("/runs"), (*ADMIN_ONLY, 200)),
+    Row("GET", f"{PS}/runs/<int:run_id>/rejections", pos_rejections, (*ADMIN_ONLY, 200)),
+    Row("POST", "/api/v1/pos-webhooks/<int:source_id>", pos_webhook, PUBLIC),
+    Row("GET", "/api/v1/transactions", pos_transactions, MARKETING),
 ]
 
 
