@@ -82,6 +82,18 @@ CAMPAIGN = {
     "stackable": True,
     "holdout_percent": 10,
 }
+PS = "/api/v1/pos-sources/<int:source_id>"
+SOURCE_SECRET = "webhook-secret-1"
+POS_SOURCE = {
+    "kind": "loyverse",
+    "name": "Loyverse shop",
+    "base_url": "http://127.0.0.1:9",
+    "credentials": {"access_token": "token-1"},
+    "webhook_secret": SOURCE_SECRET,
+    "stores": {"vendor-store-1": "BKK01"},
+    "poll_minutes": 15,
+    "enabled": True,
+}
 SEGMENT_RULE = {
     "all": [
         {"fact": "category", "op": "contains", "value": "coffee"},
@@ -388,6 +400,40 @@ ENDPOINTS = {
             ],
         },
         "basis",
+    ),
+    "pos-create": Endpoint(
+        "POST", "/api/v1/pos-sources", "/api/v1/pos-sources", "admin", POS_SOURCE, "kind"
+    ),
+    "pos-update": Endpoint(
+        "PATCH",
+        PS,
+        "/api/v1/pos-sources/{pos_source}",
+        "admin",
+        {
+            "kind": "loyverse",
+            "name": "Renamed shop",
+            "base_url": "https://api.loyverse.com",
+            "credentials": {"access_token": "token-2"},
+            "webhook_secret": "webhook-secret-2",
+            "stores": {"vendor-store-2": "BKK02"},
+            "poll_minutes": 30,
+            "enabled": False,
+        },
+    ),
+    "pos-delete": Endpoint("DELETE", PS, "/api/v1/pos-sources/{max_id}", "admin", None),
+    "pos-sync": Endpoint(
+        "POST",
+        f"{PS}/sync",
+        "/api/v1/pos-sources/{pos_source}/sync",
+        "admin",
+        {"since": "2026-11-01T00:00:00+07:00"},
+    ),
+    "pos-webhook": Endpoint(
+        "POST",
+        "/api/v1/pos-webhooks/<int:source_id>",
+        f"/api/v1/pos-webhooks/{{pos_source}}?token={SOURCE_SECRET}",
+        "none",
+        None,
     ),
 }
 
@@ -1086,12 +1132,184 @@ SEGMENT_CASES = [
 ]
 
 
+PC, PU, PY, WH = "pos-create", "pos-update", "pos-sync", "pos-webhook"
+WEBHOOK = {
+    "merchant_id": "m",
+    "type": "receipts.update",
+    "created_at": "2026-12-01T00:00:00.000Z",
+    "receipts": [],
+}
+HOOK = "/api/v1/pos-webhooks/{pos_source}"
+
+
+def hook(label: str, body: dict | list | Raw | None, status: int, path: str, **kw: Any) -> Case:
+    """A delivery to a source's webhook (`path`, with or without the token)."""
+    return Case(WH, label, body, status, kw.pop("field", None), path, **kw)
+
+
+RIGHT = f"{HOOK}?token={SOURCE_SECRET}"
+POS_CASES = [
+    bad(PC, "an unknown kind", "kind", kind="clover"),
+    bad(PC, "a kind in capitals", "kind", kind="Loyverse"),
+    bad(PC, "a kind as a number", "kind", kind=1),
+    bad(PC, "no kind", "kind", kind=DROP),
+    bad(PC, "no name", "name", name=DROP),
+    bad(PC, "an empty name", "name", name=""),
+    bad(PC, "a name of 201 characters", "name", name="n" * 201),
+    bad(PC, "a number for a name", "name", name=42),
+    bad(PC, "no credentials", "credentials", credentials=DROP),
+    bad(PC, "credentials as a string", "credentials", credentials="token-1"),
+    bad(PC, "credentials as a list", "credentials", credentials=["token-1"]),
+    bad(PC, "null credentials", "credentials", credentials=None),
+    bad(PC, "empty credentials", "credentials", credentials={}),
+    bad(PC, "an empty access token", "credentials", credentials={"access_token": ""}),
+    bad(PC, "an access token as a number", "credentials", credentials={"access_token": 5}),
+    bad(PC, "an access token of 4 001", "credentials", credentials={"access_token": "t" * 4001}),
+    bad(
+        PC,
+        "credentials with an unknown field",
+        "credentials",
+        credentials={"access_token": "token-1", "password": "hunter22"},
+    ),
+    bad(PC, "credentials with a wrong name", "credentials", credentials={"token": "token-1"}),
+    bad(
+        PC,
+        "a shopify source without its shop",
+        "credentials",
+        kind="shopify",
+        credentials={"access_token": "token-1"},
+    ),
+    bad(
+        PC,
+        "an odoo source without its api key",
+        "credentials",
+        kind="odoo",
+        credentials={"database": "shop", "username": "admin"},
+    ),
+    bad(
+        PC,
+        "a square source with shopify's credentials",
+        "credentials",
+        kind="square",
+        credentials={"shop": "s.myshopify.com", "access_token": "token-1"},
+    ),
+    bad(PC, "9 credentials", "credentials", credentials={f"k{n}": "v" for n in range(9)}),
+    bad(PC, "an ftp base url", "base_url", base_url="ftp://api.loyverse.com"),
+    bad(PC, "a javascript: base url", "base_url", base_url="javascript:alert(1)"),
+    bad(PC, "a file: base url", "base_url", base_url="file:///etc/passwd"),
+    bad(PC, "a base url of 600", "base_url", base_url="https://" + "a" * 588 + ".com"),
+    bad(PC, "a base url in words", "base_url", base_url="the loyverse server"),
+    bad(PC, "an empty base url", "base_url", base_url=""),
+    bad(PC, "a null base url", "base_url", base_url=None),
+    bad(PC, "a store code that does not exist", "stores", stores={"vendor-store-1": "NOPE"}),
+    bad(PC, "one unknown store among known", "stores", stores={"a": "BKK01", "b": "CNX99"}),
+    bad(PC, "stores as a list", "stores", stores=["BKK01"]),
+    bad(PC, "stores as a string", "stores", stores="BKK01"),
+    bad(PC, "a store code as a number", "stores", stores={"vendor-store-1": 1}),
+    bad(PC, "an empty vendor store id", "stores", stores={"": "BKK01"}),
+    bad(PC, "a vendor store id of 201", "stores", stores={"v" * 201: "BKK01"}),
+    bad(PC, "a store code of 33", "stores", stores={"vendor-store-1": "B" * 33}),
+    bad(PC, "201 stores", "stores", stores={f"v{n}": "BKK01" for n in range(201)}),
+    bad(PC, "polling every 0 minutes", "poll_minutes", poll_minutes=0),
+    bad(PC, "polling every 1 441 minutes", "poll_minutes", poll_minutes=1441),
+    bad(PC, "negative poll minutes", "poll_minutes", poll_minutes=-5),
+    bad(PC, "poll minutes as a string", "poll_minutes", poll_minutes="5"),
+    bad(PC, "fractional poll minutes", "poll_minutes", poll_minutes=1.5),
+    bad(PC, "poll minutes as a float", "poll_minutes", poll_minutes=5.0),
+    bad(PC, "true for poll minutes", "poll_minutes", poll_minutes=True),
+    bad(PC, "null poll minutes", "poll_minutes", poll_minutes=None),
+    bad(PC, "'yes' for enabled", "enabled", enabled="yes"),
+    bad(PC, "'true' for enabled", "enabled", enabled="true"),
+    bad(PC, "null for enabled", "enabled", enabled=None),
+    bad(PC, "a webhook secret of 7", "webhook_secret", webhook_secret="s" * 7),
+    bad(PC, "an empty webhook secret", "webhook_secret", webhook_secret=""),
+    bad(PC, "a webhook secret of 501", "webhook_secret", webhook_secret="s" * 501),
+    bad(PC, "a webhook secret as a number", "webhook_secret", webhook_secret=12345678),
+    bad(PU, "another kind", "kind", kind="square"),
+    bad(PU, "an unknown kind", "kind", kind="clover"),
+    bad(PU, "a null name", "name", name=None),
+    bad(PU, "an empty name", "name", name=""),
+    bad(
+        PU,
+        "another kind's credentials",
+        "credentials",
+        credentials={"shop": "s.myshopify.com", "access_token": "token-1"},
+    ),
+    bad(PU, "credentials missing the token", "credentials", credentials={"api_key": "k"}),
+    bad(PU, "empty credentials", "credentials", credentials={}),
+    bad(PU, "credentials as a string", "credentials", credentials="token-2"),
+    bad(PU, "an ftp base url", "base_url", base_url="ftp://api.loyverse.com"),
+    bad(PU, "a javascript: base url", "base_url", base_url="javascript:alert(1)"),
+    bad(PU, "a null base url", "base_url", base_url=None),
+    bad(PU, "a store code that does not exist", "stores", stores={"vendor-store-2": "NOPE"}),
+    bad(PU, "stores as a list", "stores", stores=["BKK02"]),
+    bad(PU, "polling every 0 minutes", "poll_minutes", poll_minutes=0),
+    bad(PU, "polling every 1 441 minutes", "poll_minutes", poll_minutes=1441),
+    bad(PU, "poll minutes as a string", "poll_minutes", poll_minutes="5"),
+    bad(PU, "'yes' for enabled", "enabled", enabled="yes"),
+    bad(PU, "a webhook secret of 7", "webhook_secret", webhook_secret="s" * 7),
+    at_path(PU, "an unknown source", "/api/v1/pos-sources/{max_id}"),
+    at_path(PU, "an id beyond 64 bits", "/api/v1/pos-sources/{past_max}"),
+    at_path(PU, "a negative id", "/api/v1/pos-sources/-1"),
+    at_path("pos-delete", "an unknown source", "/api/v1/pos-sources/{max_id}"),
+    at_path("pos-delete", "an id beyond 64 bits", "/api/v1/pos-sources/{past_max}"),
+    at_path("pos-delete", "a negative id", "/api/v1/pos-sources/-1"),
+    bad(PY, "a date without a time", "since", since="2026-11-01"),
+    bad(PY, "a time without an offset", "since", since="2026-11-01T00:00:00"),
+    bad(PY, "a time as a number", "since", since=1767000000),
+    bad(PY, "a time in words", "since", since="yesterday"),
+    bad(PY, "the 30th of February", "since", since="2026-02-30T00:00:00Z"),
+    bad(PY, "a null time", "since", since=None),
+    bad(PY, "a time in year 9999", "since", since="9999-12-31T23:59:59-12:00"),
+    bad(PY, "a time in year 1", "since", since="0001-01-01T00:00:00+14:00"),
+    at_path(PY, "an unknown source", "/api/v1/pos-sources/{max_id}/sync"),
+    at_path(PY, "an id beyond 64 bits", "/api/v1/pos-sources/{past_max}/sync"),
+    at_path(PY, "a negative id", "/api/v1/pos-sources/-1/sync"),
+    hook("a wrong token", WEBHOOK, 401, f"{HOOK}?token=wrong-secret"),
+    hook("no token", WEBHOOK, 401, HOOK),
+    hook("an empty token", WEBHOOK, 401, f"{HOOK}?token="),
+    hook("the token in capitals", WEBHOOK, 401, f"{HOOK}?token={SOURCE_SECRET.upper()}"),
+    hook(
+        "a wrong signature",
+        WEBHOOK,
+        401,
+        HOOK,
+        headers={"X-Loyverse-Signature": "c2lnbmF0dXJl"},
+    ),
+    hook("a source without a secret", WEBHOOK, 401, "/api/v1/pos-webhooks/{pos_unsigned}?token="),
+    hook("a wrong token and a bad body", {"hello": 1}, 401, f"{HOOK}?token=wrong-secret"),
+    hook("a NUL in the token", WEBHOOK, 422, f"{HOOK}?token=a%00b", field="token"),
+    hook(
+        "an unknown source", WEBHOOK, 404, f"/api/v1/pos-webhooks/{{max_id}}?token={SOURCE_SECRET}"
+    ),
+    hook("an id beyond 64 bits", WEBHOOK, 404, "/api/v1/pos-webhooks/{past_max}"),
+    hook("a negative id", WEBHOOK, 404, "/api/v1/pos-webhooks/-1"),
+    hook("a body without a type", {"hello": 1}, 400, RIGHT),
+    hook("a JSON array", [WEBHOOK], 400, RIGHT),
+    hook("receipts that are not a list", {**WEBHOOK, "receipts": "r-1"}, 400, RIGHT),
+    hook("no receipts", {k: v for k, v in WEBHOOK.items() if k != "receipts"}, 400, RIGHT),
+    hook("no body", None, 400, RIGHT),
+    hook("not JSON at all", Raw(b'{"type": '), 400, RIGHT, field="_schema"),
+    hook("JSON nested 100 000 deep", Raw(b"[" * 100_000 + b"]" * 100_000), 400, RIGHT),
+    hook(
+        "a form body", Raw(b"type=receipts.update", "application/x-www-form-urlencoded"), 415, RIGHT
+    ),
+]
+# Refused wrongly today (see each reason); strict, so a fix shows up as a failure to clean up.
+KNOWN_BUGS = {
+    (PU, "an id beyond 64 bits"): "405, not 404: GET/PATCH/DELETE are three rules",
+    ("pos-delete", "an id beyond 64 bits"): "405, not 404: GET/PATCH/DELETE are three rules",
+    (PY, "a time in year 9999"): "500: OverflowError storing `since` in UTC",
+    (PY, "a time in year 1"): "500: OverflowError storing `since` in UTC",
+}
+
+
 def all_cases() -> list[Case]:
     cases: list[Case] = []
     for name, endpoint in ENDPOINTS.items():
         more = generic_cases if endpoint.valid is not None else path_cases
         cases.extend(more(name, endpoint))
-    return cases + SPECIFIC + CAMPAIGN_CASES + TIER_CASES + SEGMENT_CASES
+    return cases + SPECIFIC + CAMPAIGN_CASES + TIER_CASES + SEGMENT_CASES + POS_CASES
 
 
 CASES = all_cases()
@@ -1155,6 +1373,9 @@ def build_world(app: Flask) -> World:
     )
     spare = world.ok("POST", "/api/v1/terminals", json={"store": "BKK02", "name": "Spare"})
     campaigns = build_campaigns(world)
+    source = world.ok("POST", "/api/v1/pos-sources", json=POS_SOURCE)
+    unsigned = {**POS_SOURCE, "name": "Unsigned", "webhook_secret": None}
+    unsigned_source = world.ok("POST", "/api/v1/pos-sources", json=unsigned)
     world.ids = {
         "member": member["id"],
         "member_no": member["member_no"],
@@ -1166,6 +1387,8 @@ def build_world(app: Flask) -> World:
         "sale": recorded.get_json()["id"],
         "terminal": spare["id"],
         **campaigns,
+        "pos_source": source["id"],
+        "pos_unsigned": unsigned_source["id"],
         "max_id": MAX_ID,
         "past_max": MAX_ID + 1,
     }
@@ -1209,6 +1432,9 @@ def state(w: World) -> dict[str, Any]:
         f"/api/v1/campaigns/{ids['campaign']}/versions",
         f"/api/v1/campaigns/{ids['base_campaign']}/versions",
         "/api/v1/tiers/versions",
+        f"/api/v1/pos-sources/{ids['pos_source']}",
+        f"/api/v1/pos-sources/{ids['pos_source']}/runs",
+        "/api/v1/pos-sources",
     ]
     return {"tables": table_counts(w.app), **{path: w.ok("GET", path) for path in reads}}
 
@@ -1257,7 +1483,7 @@ def test_every_write_endpoint_has_bad_input_cases(world):
 
 def test_the_valid_bodies_are_valid_but_for_the_broken_part(world):
     """Each valid body passes validation, so a refusal in a case is the broken part's doing."""
-    checked = ("enrol", "redeem", "receipt", "reward-create", "settings", "adjust")
+    checked = ("enrol", "redeem", "receipt", "reward-create", "settings", "adjust", PC, PU, PY)
     campaign = ("campaign-create", "campaign-update", "base-update", "simulate", "quote", TIERS)
     for name in (*checked, *campaign):
         endpoint = ENDPOINTS[name]
@@ -1267,7 +1493,21 @@ def test_the_valid_bodies_are_valid_but_for_the_broken_part(world):
         assert list(errors) == ["unexpected"], (endpoint.rule, errors)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.endpoint}: {c.label}" for c in CASES])
+def case_params() -> list[Any]:
+    """Every case, those of KNOWN_BUGS expected to fail."""
+    return [
+        pytest.param(
+            case,
+            id=f"{case.endpoint}: {case.label}",
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[key])]
+            if (key := (case.endpoint, case.label)) in KNOWN_BUGS
+            else [],
+        )
+        for case in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", case_params())
 def test_bad_input_is_refused_and_changes_nothing(world, case):
     before = state(world)
     r = send(world, case)
