@@ -30,14 +30,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from bench import commands, profile_refresh, progress, report, stack, yardstick
 from pos_adapters.csv_import import COLUMNS
 
 CDNOW_MASTER = stack.ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
 IMPORT_TARGET_S = 30.0
 STORE = "CDN"
+
+COUNTS = {
+    "transactions_processed": "SELECT count(*) FROM transactions WHERE status = 'processed'",
+    "transactions": "SELECT count(*) FROM transactions",
+    "members": "SELECT count(*) FROM members",
+    "member_days": "SELECT count(*) FROM member_days",
+}
 
 
 def master_csv(source: Path, target: Path, limit: int | None = None) -> int:
@@ -57,17 +62,6 @@ def master_csv(source: Path, target: Path, limit: int | None = None) -> int:
                 [f"CDNOW-{written}", when, customer, amount, "", "CD", "music", 1, amount]
             )
     return written
-
-
-def _counts(database: str) -> dict[str, int]:
-    queries = {
-        "transactions_processed": "SELECT count(*) FROM transactions WHERE status = 'processed'",
-        "transactions": "SELECT count(*) FROM transactions",
-        "members": "SELECT count(*) FROM members",
-        "member_days": "SELECT count(*) FROM member_days",
-    }
-    with psycopg.connect(stack.libpq_url(database), autocommit=True) as conn:
-        return {k: conn.execute(sql).fetchone()[0] for k, sql in queries.items()}  # type: ignore[index]
 
 
 def timed_import(env: dict[str, str], path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -90,7 +84,7 @@ def run_import(args: argparse.Namespace) -> dict[str, Any]:
         path = Path(folder) / "cdnow_master.csv"
         receipts = master_csv(CDNOW_MASTER, path, args.limit)
         figures = timed_import(env, path, args)
-    counts = _counts(args.database)
+    counts = progress.count_rows(args.database, COUNTS)
     return {
         "part": "import",
         "options": vars(args) | {"run": None},

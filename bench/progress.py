@@ -86,6 +86,12 @@ CHECKS = {
 }
 
 
+def count_rows(database: str, queries: dict[str, str]) -> dict[str, int]:
+    """The figure each `SELECT count(*) …` gives, by name."""
+    with psycopg.connect(libpq_url(database), autocommit=True) as conn:
+        return {k: conn.execute(sql).fetchone()[0] for k, sql in queries.items()}  # type: ignore[index]
+
+
 def integrity(database: str) -> dict[str, Any]:
     """Invariants after the run; every figure should be 0."""
     with psycopg.connect(libpq_url(database), autocommit=True) as conn:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.synchronize import Event
 
+import click
 from flask import Flask
 
 from loyalty import jobs
@@ -17,6 +18,16 @@ from loyalty.extensions import db
 
 IDLE_WAIT_S = 0.05
 log = logging.getLogger(__name__)
+
+# `--workers N` of a long command that records while helpers drain (`helper_drains`)
+workers_option = click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Processes in all: with more than one, the others run the engine on what this one "
+    "records (PostgreSQL; without Redis).",
+)
 
 
 def _drain_until_stopped(app: Flask, stop: Event, limit: int) -> None:

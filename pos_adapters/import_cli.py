@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 
 from loyalty import jobs
 from loyalty.db import utcnow
-from loyalty.drain_helpers import helper_drains
+from loyalty.drain_helpers import helper_drains, workers_option
 from loyalty.errors import DomainError
 from loyalty.extensions import db
 from loyalty.staff import store_by_code
@@ -90,14 +90,7 @@ def _import(
 @click.option(
     "--batch", "batch_size", default=2000, show_default=True, type=click.IntRange(1, 5000)
 )
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 8),
-    help="Processes in all: with more than one, the others run the engine while this one "
-    "records (PostgreSQL).",
-)
+@workers_option
 def import_receipts(
     path: Path, store_code: str, enrol_unknown: bool, batch_size: int, workers: int
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import click
@@ -9,6 +10,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from loyalty import jobs
+from loyalty.drain_helpers import helper_drains, workers_option
 from loyalty.extensions import db
 from loyalty.unit_of_work import unit_of_work
 from pos_adapters import sources
@@ -27,12 +30,18 @@ pos_cli = AppGroup("pos", help="POS sources: pull their receipts.")
     type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
     help="Backfill from this instant (ISO 8601; UTC unless it names an offset).",
 )
-def sync_command(source_id: int | None, since: datetime | None) -> None:
+@workers_option
+def sync_command(source_id: int | None, since: datetime | None, workers: int) -> None:
     """Pull receipts now; ends with `N fetched, N recorded, N already there, N rejected`."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = SyncSettings.from_config(app.config)
     total, errors = Counts(), []
-    with Session(db.engine, expire_on_commit=False) as session:
+    helpers = workers - 1 if not app.config.get("REDIS_URL") else 0
+    with (
+        jobs.drains_deferred() if helpers else nullcontext(),
+        helper_drains(app, helpers, app.config["OUTBOX_BATCH"]),
+        Session(db.engine, expire_on_commit=False) as session,
+    ):
         with unit_of_work(session):
             ids = [source_id] if source_id else [s.id for s in sources.list_sources(session)]
             runs = [request_run(session, i, _utc(since), "cli").id for i in ids]
@@ -47,6 +56,8 @@ def sync_command(source_id: int | None, since: datetime | None) -> None:
             run = session.get(PosSyncRun, run_id)
             if run is not None and run.error:
                 errors.append(f"source {run.source_id}: {run.error}")
+    if helpers:
+        jobs.drain_now(app)  # what the helpers left, if anything
     for error in errors:
         click.echo(error, err=True)
     click.echo(

@@ -84,6 +84,7 @@ class FakeLoyverse(FakeVendor):
         self._lines = 0
         self._generation = 0  # page tokens of an older generation are INVALID_CURSOR
         self.customers: dict[str, Json] = {}
+        self._customer_ids: dict[tuple[Any, Any], str] = {}  # (phone, email) -> id
         self.items: dict[str, Json] = {}  # item_id -> item
         self.categories: dict[str, Json] = {}  # category_id -> category
         self._by_sku: dict[str, Json] = {}
@@ -194,6 +195,9 @@ class FakeLoyverse(FakeVendor):
     def put_customer(self, customer: Json) -> None:
         with self._lock:
             self.customers[customer["id"]] = customer
+            self._customer_ids[(customer.get("phone_number"), customer.get("email"))] = customer[
+                "id"
+            ]
 
     def expire_cursors(self) -> None:
         """Every page token handed out so far becomes INVALID_CURSOR."""
@@ -321,11 +325,12 @@ class FakeLoyverse(FakeVendor):
 
     def _customer_for(self, shopper: Shopper, at: datetime) -> str:
         with self._lock:
-            for customer in self.customers.values():
-                if (customer["phone_number"], customer["email"]) == (shopper.phone, shopper.email):
-                    return customer["id"]
+            known = self._customer_ids.get((shopper.phone, shopper.email))
+            if known is not None:
+                return known
             customer = _customer(shopper, stamp(at))
             self.customers[customer["id"]] = customer
+            self._customer_ids[(shopper.phone, shopper.email)] = customer["id"]
             return customer["id"]
 
     def _change(self, sale_id: str, at: datetime, **fields: Any) -> None:
