@@ -91,6 +91,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "POS_HTTP_ATTEMPTS": _int("LOYALTY_POS_HTTP_ATTEMPTS", 5),
         "POS_HTTP_BACKOFF": float(os.environ.get("LOYALTY_POS_HTTP_BACKOFF", "0.5")),
         "POS_HTTP_TIMEOUT": float(os.environ.get("LOYALTY_POS_HTTP_TIMEOUT", "20")),
+        "POS_COMMIT_RECEIPTS": _int("LOYALTY_POS_COMMIT_RECEIPTS", 1000),
         **_messages(),
         "API_TITLE": "Loyalty platform",
         "API_VERSION": "v1",

@@ -28,6 +28,7 @@ from pos_adapters.sync import (
     start_run,
     target_for,
 )
+from pos_adapters.vendor import Page, Unreadable, VendorClient, VendorReceipt
 from pos_adapters.vendor_http import VendorError
 
 
@@ -74,7 +75,7 @@ def _pull(session: AnySession, run: PosSyncRun, settings: SyncSettings) -> Itera
             target = target_for(session, source, settings, client)
             cursor = None if run.since else source.cursor
         while True:
-            page = client.fetch_page(cursor, run.since)
+            page = _pages(client, cursor, run.since, settings.commit_receipts)
             with unit_of_work(session):
                 counts = record_page(session, run, target, page)
             yield counts
@@ -83,6 +84,19 @@ def _pull(session: AnySession, run: PosSyncRun, settings: SyncSettings) -> Itera
                 return None
     except (VendorError, SecretUnreadable) as exc:
         return str(exc)[:2000]
+
+
+def _pages(client: VendorClient, cursor: str | None, since: Any, at_least: int) -> Page:
+    """The next pages, as one, until they hold `at_least` receipts or the last page came: a
+    unit of work records them with the cursor after the last (nothing is held open while the
+    vendor answers)."""
+    receipts: list[VendorReceipt | Unreadable] = []
+    while True:
+        page = client.fetch_page(cursor, since)
+        receipts += page.receipts
+        cursor = page.cursor
+        if not page.more or len(receipts) >= at_least:
+            return Page(receipts, cursor, page.more)
 
 
 def start_runs(app: Flask, run_ids: list[int]) -> None:

@@ -37,6 +37,7 @@ class SyncSettings:
     http_attempts: int = 5
     http_backoff: float = 0.5
     http_timeout: float = 20.0
+    commit_receipts: int = 1000  # pages are recorded together until they hold this many
 
     @classmethod
     def from_config(cls, config: Any, public_url: str | None = None) -> SyncSettings:
@@ -48,6 +49,7 @@ class SyncSettings:
             http_attempts=config.get("POS_HTTP_ATTEMPTS", 5),
             http_backoff=config.get("POS_HTTP_BACKOFF", 0.5),
             http_timeout=config.get("POS_HTTP_TIMEOUT", 20.0),
+            commit_receipts=config.get("POS_COMMIT_RECEIPTS", 1000),
         )
 
     def http(self) -> VendorHttp:

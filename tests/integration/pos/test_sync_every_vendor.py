@@ -164,8 +164,14 @@ def test_an_outage_mid_sync_keeps_the_pages_done_and_the_next_run_resumes(
     app_config = client.application.config
     app_config["POS_HTTP_BACKOFF"] = 0.0
     app_config["POS_HTTP_ATTEMPTS"] = 2
+    app_config["POS_COMMIT_RECEIPTS"] = 1  # a unit of work per page
 
-    vendor.outage_after(passing=3)  # the first pages come, then the vendor is down
+    # a dry run (every store unmapped: all rejected) counts the requests a whole sync makes
+    dry = connect(client, program, vendor, name="Dry run", stores={})
+    before = len(vendor.server.seen)
+    sync(client, program, dry["id"])
+    requests = len(vendor.server.seen) - before
+    vendor.outage_after(passing=requests - 1)  # the sync's last request finds the vendor down
     run = sync(client, program, source["id"])
     assert run["error"], run
     assert "503" in run["error"], run
@@ -176,6 +182,7 @@ def test_an_outage_mid_sync_keeps_the_pages_done_and_the_next_run_resumes(
     assert shown["status"] == "failing"
     kept = len(pulled(client, program, source["id"]))
     assert run["recorded"] == kept
+    assert 0 < kept < len(sales)
 
     vendor.server.recover()
     run = sync(client, program, source["id"])
