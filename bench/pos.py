@@ -11,6 +11,7 @@ receipt recorded and processed; pgbench TPC-B first in the same run. Talks to 12
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import time
 from datetime import timedelta
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pgbench = None if args.skip_pgbench else yardstick.pgbench_tpcb()
     stack.recreate_database(args.database)
     env = commands.environment(args.database)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     fake = FakeLoyverse()
     try:
         loading = time.perf_counter()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty.db import dialect_insert, one_of
+from loyalty.db import dialect_insert, one_of, utcnow
 from members.cards.codes import is_valid_card_no
 from members.models import Card, Member
 from members.phone import InvalidPhone, normalise_phone
@@ -51,6 +51,7 @@ def match_members(
                 phone, email = details.phone, details.email
         wanted[sale.vendor_id] = (_e164(phone), _email(email), _card_numbers(sale.note))
     by_phone, by_email, by_card = _members(session, wanted.values())
+    links: dict[str, Match] = {}
     for sale in sales:
         if sale.vendor_id not in wanted:
             continue
@@ -63,7 +64,8 @@ def match_members(
         if match is not None:
             found[sale.vendor_id] = match
             if sale.customer_id:
-                _link(session, source_id, sale.customer_id, match)
+                links.setdefault(sale.customer_id, match)
+    _link(session, source_id, links)
     return found
 
 
@@ -112,14 +114,24 @@ def _members(
     return by_phone, by_email, by_card
 
 
-def _link(session: Session, source_id: int, customer_id: str, match: Match) -> None:
+def _link(session: Session, source_id: int, links: dict[str, Match]) -> None:
+    """Vendor customers linked to their members, in one statement (a link made meanwhile by
+    another run stands)."""
+    if not links:
+        return
     session.execute(
         dialect_insert(session, PosCustomer.__table__)
         .values(
-            source_id=source_id,
-            vendor_customer_id=customer_id,
-            member_id=match.member_id,
-            matched_by=match.by,
+            [
+                {
+                    "source_id": source_id,
+                    "vendor_customer_id": customer_id,
+                    "member_id": match.member_id,
+                    "matched_by": match.by,
+                    "linked_at": utcnow(),
+                }
+                for customer_id, match in links.items()
+            ]
         )
         .on_conflict_do_nothing()
     )
