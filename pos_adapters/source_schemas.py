@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from loyalty.db import utcnow
+from members.schemas import NAME, StrictBoolean
 from pos_adapters.vendor import KINDS
 
 URL = validate.And(
-    validate.URL(schemes={"http", "https"}, require_tld=False), validate.Length(max=500)
+    validate.URL(schemes={"http", "https"}, require_tld=False),
+    validate.Length(max=500),
+    validate.Regexp(
+        r"^[a-z]+://[^/@]*$|^[a-z]+://[^/@]*/[^@]*$", error="must not hold a user or password"
+    ),
 )
+EARLIEST_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 VENDOR_KEY = validate.Length(min=1, max=200)
 
 
@@ -27,7 +36,7 @@ class CredentialsField(fields.Dict):
 
 class SourcePatchSchema(ma.Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(validate=NAME)
     base_url = fields.String(validate=URL)
     credentials = CredentialsField(load_only=True)
     webhook_secret = fields.String(
@@ -39,12 +48,12 @@ class SourcePatchSchema(ma.Schema):
         validate=validate.Length(max=200),
     )
     poll_minutes = fields.Integer(validate=validate.Range(min=1, max=1440), strict=True)
-    enabled = fields.Boolean(truthy={True}, falsy={False})
+    enabled = StrictBoolean()
 
 
 class NewSourceSchema(SourcePatchSchema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=NAME)
     credentials = CredentialsField(required=True, load_only=True)
 
 
@@ -65,6 +74,11 @@ class SourceSchema(ma.Schema):
 
 class SyncRequestSchema(ma.Schema):
     since = fields.AwareDateTime(metadata={"description": "backfill from this instant"})
+
+    @ma.validates("since")
+    def in_range(self, value: datetime, **_kwargs) -> None:
+        if not EARLIEST_SINCE <= value <= utcnow() + timedelta(minutes=10):
+            raise ma.ValidationError("must be between 2000-01-01 and now")
 
 
 class RunSchema(ma.Schema):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from loyalty.auth import require
@@ -42,49 +43,44 @@ def _view(source) -> dict[str, Any]:
     return sources.source_view(source, _public_url(), utcnow())
 
 
-@blp.route("/pos-sources", methods=["POST"])
-@require("admin")
-@blp.arguments(NewSourceSchema)
-@blp.response(201, SourceSchema)
-@blp.doc(security=SECURITY)
-def create_source(data):
-    """Connect a POS account; credentials and the webhook secret are never shown again."""
-    return _view(sources.create_source(db.session, data, current_app.config["SECRET_KEY"]))
+@blp.route("/pos-sources")
+class Sources(MethodView):
+    decorators = [require("admin")]
+
+    @blp.arguments(NewSourceSchema)
+    @blp.response(201, SourceSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, data):
+        """Connect a POS account; credentials and the webhook secret are never shown again."""
+        return _view(sources.create_source(db.session, data, current_app.config["SECRET_KEY"]))
+
+    @blp.response(200, SourceSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self):
+        return [_view(source) for source in sources.list_sources(db.session)]
 
 
-@blp.route("/pos-sources", methods=["GET"])
-@require("admin")
-@blp.response(200, SourceSchema(many=True))
-@blp.doc(security=SECURITY)
-def list_sources():
-    return [_view(source) for source in sources.list_sources(db.session)]
+@blp.route("/pos-sources/<int:source_id>")
+class Source(MethodView):
+    decorators = [require("admin")]
 
+    @blp.response(200, SourceSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, source_id):
+        return _view(sources.get_source(db.session, source_id))
 
-@blp.route("/pos-sources/<int:source_id>", methods=["GET"])
-@require("admin")
-@blp.response(200, SourceSchema)
-@blp.doc(security=SECURITY)
-def get_source(source_id):
-    return _view(sources.get_source(db.session, source_id))
+    @blp.arguments(SourcePatchSchema)
+    @blp.response(200, SourceSchema)
+    @blp.doc(security=SECURITY)
+    def patch(self, changes, source_id):
+        secret_key = current_app.config["SECRET_KEY"]
+        return _view(sources.update_source(db.session, source_id, changes, secret_key))
 
-
-@blp.route("/pos-sources/<int:source_id>", methods=["PATCH"])
-@require("admin")
-@blp.arguments(SourcePatchSchema)
-@blp.response(200, SourceSchema)
-@blp.doc(security=SECURITY)
-def update_source(changes, source_id):
-    secret_key = current_app.config["SECRET_KEY"]
-    return _view(sources.update_source(db.session, source_id, changes, secret_key))
-
-
-@blp.route("/pos-sources/<int:source_id>", methods=["DELETE"])
-@require("admin")
-@blp.response(204)
-@blp.doc(security=SECURITY)
-def delete_source(source_id):
-    """Stop syncing and forget the connection; the recorded transactions stay."""
-    sources.delete_source(db.session, source_id)
+    @blp.response(204)
+    @blp.doc(security=SECURITY)
+    def delete(self, source_id):
+        """Stop syncing and forget the connection; the recorded transactions stay."""
+        sources.delete_source(db.session, source_id)
 
 
 @blp.route("/pos-sources/<int:source_id>/sync", methods=["POST"])

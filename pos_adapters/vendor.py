@@ -126,6 +126,12 @@ class VendorClient(Protocol):
         """True when the delivery is signed (or carries the secret) as the vendor does it."""
         ...
 
+    def webhook_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The delivery's event id (None where the vendor gives none), read without calling
+        the vendor, as the web request stores it. ValueError for a body not of the vendor's
+        shape."""
+        ...
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """The receipts or ids a verified delivery carries; an event of no interest is an
         empty event. Raises ValueError for a body that is not the vendor's shape."""

@@ -129,13 +129,12 @@ class Client:
         token = query.get("token")
         return bool(token) and hmac.compare_digest(token.encode(), secret)
 
+    def webhook_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        _webhook_payload(body)
+        return None  # Loyverse deliveries carry no event id
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"not a Loyverse webhook body: {exc}") from exc
-        if not isinstance(payload, dict) or "type" not in payload:
-            raise ValueError("not a Loyverse webhook body: no type")
+        payload = _webhook_payload(body)
         if payload["type"] != "receipts.update":
             return WebhookEvent()
         receipts = payload.get("receipts")
@@ -385,3 +384,14 @@ def _error_code(response: requests.Response) -> str | None:
 
 def _shape_error(path: str, key: str) -> VendorError:
     return VendorError(f"Loyverse {path} answered without a {key!r} list")
+
+
+def _webhook_payload(body: bytes) -> dict[str, Any]:
+    """`{"merchant_id", "type", "created_at", …}`; anything else is a ValueError."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a Loyverse webhook body: {exc}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise ValueError("not a Loyverse webhook body: no type")
+    return payload

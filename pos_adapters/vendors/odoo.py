@@ -1,13 +1,8 @@
-"""Odoo Point of Sale over JSON-RPC (`/jsonrpc`: `common.login`, then `object.execute_kw`).
+"""Odoo Point of Sale adapter over JSON-RPC (`common.login`, then `object.execute_kw`):
+`pos.order` pages by `write_date`, lines, products and partners, webhooks with a URL token.
 
-Reads `pos.order` (paid, posted, invoiced and cancelled orders; drafts are not receipts yet)
-with `search_read` ordered by `write_date`, their `pos.order.line`s, the lines a refund
-points at, and `product.product` (SKU = `default_code`, category = `categ_id`), and maps each
-order to a `VendorReceipt`: `id` as vendor_id, `config_id` (the point of sale) as store,
-`amount_total` (floats in baht; negative for a refund) as a positive total, percent line
-discounts and negative discount lines as the discount, `partner_id` as the customer, and
-`note`/`general_note` as the note. Fields that differ between Odoo versions (16 to 18) are
-requested only when `fields_get` lists them.
+Fields that differ between Odoo versions (16 to 18) are requested only when `fields_get`
+lists them.
 """
 
 from __future__ import annotations
@@ -16,24 +11,22 @@ import hmac
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
 
-from pos_adapters.vendor import (
-    Connection,
-    Customer,
-    Page,
-    Unreadable,
-    VendorLine,
-    VendorReceipt,
-    WebhookEvent,
-    money,
-)
+from pos_adapters.vendor import Connection, Customer, Page, Unreadable, VendorReceipt, WebhookEvent
 from pos_adapters.vendor_http import VendorAuthError, VendorError, VendorHttp, error_of
+from pos_adapters.vendors.odoo_orders import (
+    ODOO_TIME,
+    Products,
+    Row,
+    is_int,
+    is_pair,
+    many2one,
+    receipt,
+    text,
+)
 
-ODOO_TIME = "%Y-%m-%d %H:%M:%S"  # UTC, no zone, second resolution
 OVERLAP = timedelta(minutes=5)  # re-read after a window: late commits, same-second writes
-RECORDED = {"paid", "done", "invoiced"}
 AUTH_ERRORS = {"odoo.exceptions.AccessDenied", "odoo.http.SessionExpiredException"}
 ORDER_FIELDS = (
     "id", "name", "date_order", "write_date", "state", "amount_total", "partner_id",
@@ -45,8 +38,6 @@ LINE_FIELDS = (
     "price_subtotal_incl", "refunded_orderline_id",
 )  # fmt: skip
 PARTNER_FIELDS = ("mobile", "phone", "email")
-QTY = Decimal("0.001")
-Row = dict[str, Any]
 
 
 class _ServerError(VendorError):
@@ -66,7 +57,7 @@ class Client:
         self.http = http
         self._uid: int | None = None
         self._fields: dict[str, set[str]] = {}
-        self._products: dict[int, tuple[str, str]] = {}  # product id -> (default_code, categ)
+        self._products: Products = {}
         self._request_id = 0
 
     # --- the VendorClient protocol -----------------------------------------------------
@@ -108,8 +99,8 @@ class Client:
             return None
         row = rows[0]
         return Customer(
-            phone=_text(row.get("mobile")) or _text(row.get("phone")),
-            email=_text(row.get("email")),
+            phone=text(row.get("mobile")) or text(row.get("phone")),
+            email=text(row.get("email")),
         )
 
     def verify_webhook(
@@ -122,14 +113,13 @@ class Client:
             return False
         return hmac.compare_digest(token.encode(), secret.encode())
 
+    def webhook_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        _webhook_payload(body)
+        return None  # Odoo's server-action webhooks carry no delivery id
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """The order id of a server-action webhook `{"_model", "_id", "_action", ...}`."""
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise ValueError("an Odoo webhook body is JSON") from exc
-        if not isinstance(payload, dict) or "_model" not in payload or "_id" not in payload:
-            raise ValueError("an Odoo webhook body has _model and _id")
+        payload = _webhook_payload(body)
         record_id = payload["_id"]
         if payload["_model"] != "pos.order" or not _is_id(str(record_id)):
             return WebhookEvent()
@@ -214,10 +204,10 @@ class Client:
         lines = self._lines_of(rows)
         sold = self._orders_of_lines(_refunded_line_ids(lines))
         self._load_products(lines)
-        return [self._receipt(row, lines.get(row.get("id"), []), sold) for row in rows]
+        return [receipt(row, lines.get(row.get("id"), []), sold, self._products) for row in rows]
 
     def _lines_of(self, rows: list[Row]) -> dict[int, list[Row]]:
-        order_ids = [row["id"] for row in rows if _is_int(row.get("id"))]
+        order_ids = [row["id"] for row in rows if is_int(row.get("id"))]
         if not order_ids:
             return {}
         found = self._search_read(
@@ -225,7 +215,7 @@ class Client:
         )
         lines: dict[int, list[Row]] = {}
         for line in found:
-            order = _many2one(line.get("order_id"))
+            order = many2one(line.get("order_id"))
             if order is not None:
                 lines.setdefault(order, []).append(line)
         return lines
@@ -235,11 +225,11 @@ class Client:
         if not line_ids:
             return {}
         found = self._search_read("pos.order.line", [("id", "in", sorted(line_ids))], ("order_id",))
-        pairs = ((line.get("id"), _many2one(line.get("order_id"))) for line in found)
-        return {line: order for line, order in pairs if _is_int(line) and order is not None}
+        pairs = ((line.get("id"), many2one(line.get("order_id"))) for line in found)
+        return {line: order for line, order in pairs if is_int(line) and order is not None}
 
     def _load_products(self, lines: dict[int, list[Row]]) -> None:
-        wanted = {_many2one(line.get("product_id")) for group in lines.values() for line in group}
+        wanted = {many2one(line.get("product_id")) for group in lines.values() for line in group}
         missing = sorted(pid for pid in wanted if pid is not None and pid not in self._products)
         if not missing:
             return
@@ -248,43 +238,8 @@ class Client:
         )
         for product in found:
             category = product.get("categ_id")
-            leaf = category[1].rsplit(" / ", 1)[-1] if _is_pair(category) else ""
-            self._products[product["id"]] = (_text(product.get("default_code")) or "", leaf)
-
-    def _receipt(
-        self, row: Row, lines: list[Row], sold: dict[int, int]
-    ) -> VendorReceipt | Unreadable:
-        """The order as a receipt, or Unreadable naming what is wrong with it."""
-        vendor_id = str(row.get("id"))[:64].replace(" ", "_")
-        try:
-            return self._map(row, lines, sold)
-        except (ValueError, KeyError, TypeError, IndexError, ArithmeticError) as exc:
-            return Unreadable(vendor_id, f"{type(exc).__name__}: {exc}")
-
-    def _map(self, row: Row, lines: list[Row], sold: dict[int, int]) -> VendorReceipt:
-        if not _is_int(row.get("id")):
-            raise ValueError(f"order id {row.get('id')!r}")
-        state = row.get("state")
-        if state not in RECORDED and state != "cancel":
-            raise ValueError(f"unknown state {state!r}")
-        total = money(row["amount_total"])
-        sign = -1 if total < 0 else 1
-        items, discount = _items(lines, sign, self._products)
-        return VendorReceipt(
-            vendor_id=str(row["id"]),
-            type="refund" if sign < 0 else "sale",
-            occurred_at=_utc(row["date_order"]),
-            total=total * sign,
-            store=_many2one_text(row.get("config_id")),
-            discount=discount,
-            items=items,
-            refund_of=_refund_of(row, lines, sold) if sign < 0 else None,
-            customer_id=_many2one_text(row.get("partner_id")),
-            phone=_text(row.get("mobile")),
-            email=_text(row.get("email")),
-            note=_note(row),
-            voided=state == "cancel",
-        )
+            leaf = category[1].rsplit(" / ", 1)[-1] if is_pair(category) else ""
+            self._products[product["id"]] = (text(product.get("default_code")) or "", leaf)
 
 
 class _Position:
@@ -330,73 +285,8 @@ class _Position:
         return json.dumps({"after": self.after, "skip": self.skip})
 
 
-def _items(
-    lines: list[Row], sign: int, products: dict[int, tuple[str, str]]
-) -> tuple[tuple[VendorLine, ...], Decimal]:
-    """(items, discount). In the order's direction, a line with a negative amount is a
-    discount (Odoo's global discount product); a line against the direction (the returned
-    part of an exchange) is netted in the total and not listed."""
-    items: list[VendorLine] = []
-    discount = Decimal("0")
-    for line in lines:
-        qty = Decimal(str(line["qty"])).quantize(QTY) * sign
-        amount = money(line["price_subtotal_incl"]) * sign
-        if qty > 0 and amount < 0:
-            discount -= amount
-        elif qty > 0:
-            items.append(_line(line, qty, products))
-            discount += _line_discount(line)
-    return tuple(items), discount
-
-
-def _line(line: Row, qty: Decimal, products: dict[int, tuple[str, str]]) -> VendorLine:
-    product = line.get("product_id")
-    product_id = _many2one(product)
-    if product_id is None:
-        raise ValueError(f"line {line.get('id')} has no product")
-    sku, category = products.get(product_id, ("", ""))
-    name = _text(line.get("full_product_name"))
-    if name is None and _is_pair(product):
-        name = str(product[1])
-    return VendorLine(
-        sku=sku or str(product_id),
-        name=name or sku or str(product_id),
-        quantity=qty,
-        unit_price=abs(money(line["price_unit"])),
-        category=category,
-    )
-
-
-def _line_discount(line: Row) -> Decimal:
-    """The percent discount of a line in baht, tax included: the line's total before the
-    discount less its total after."""
-    percent = Decimal(str(line.get("discount") or 0))
-    if percent <= 0:
-        return Decimal("0")
-    if percent >= 100:
-        return abs(money(line["price_unit"]) * Decimal(str(line["qty"]))).quantize(Decimal("0.01"))
-    paid = abs(money(line["price_subtotal_incl"]))
-    return (paid * percent / (100 - percent)).quantize(Decimal("0.01"))
-
-
-def _refund_of(row: Row, lines: list[Row], sold: dict[int, int]) -> str | None:
-    """The sale a refund returns: `refunded_order_id` (18), `refunded_order_ids` (16), or the
-    order of a line that `refunded_orderline_id` points at."""
-    linked = _many2one(row.get("refunded_order_id"))
-    if linked is not None:
-        return str(linked)
-    many = row.get("refunded_order_ids")
-    if isinstance(many, list) and many and _is_int(many[0]):
-        return str(many[0])
-    for line in lines:
-        order = sold.get(_many2one(line.get("refunded_orderline_id")) or 0)
-        if order is not None:
-            return str(order)
-    return None
-
-
 def _refunded_line_ids(lines: dict[int, list[Row]]) -> set[int]:
-    refs = (_many2one(line.get("refunded_orderline_id")) for g in lines.values() for line in g)
+    refs = (many2one(line.get("refunded_orderline_id")) for g in lines.values() for line in g)
     return {ref for ref in refs if ref is not None}
 
 
@@ -410,46 +300,20 @@ def _rpc_error(error: Any) -> VendorError:
     return _ServerError(f"Odoo error {name or 'unknown'}: {str(message)[:200]}")
 
 
-def _note(row: Row) -> str | None:
-    notes = [_text(row.get(name)) for name in ("note", "general_note")]
-    return "\n".join(note for note in notes if note) or None
-
-
-def _utc(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"date {value!r}")
-    return datetime.strptime(value[:19], ODOO_TIME).replace(tzinfo=UTC)
-
-
 def _odoo_time(moment: datetime) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime(ODOO_TIME)
-
-
-def _many2one(value: Any) -> int | None:
-    """The id of a many2one read as `[id, "name"]` (or a bare id with load=None)."""
-    if _is_pair(value):
-        return value[0]
-    return value if _is_int(value) else None
-
-
-def _many2one_text(value: Any) -> str | None:
-    found = _many2one(value)
-    return None if found is None else str(found)
-
-
-def _is_pair(value: Any) -> bool:
-    return isinstance(value, list | tuple) and len(value) == 2 and _is_int(value[0])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_id(value: str) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 18
 
 
-def _text(value: Any) -> str | None:
-    """A char field's value; Odoo sends `false` for an empty one."""
-    return value.strip() or None if isinstance(value, str) else None
+def _webhook_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("an Odoo webhook body is JSON") from exc
+    if not isinstance(payload, dict) or "_model" not in payload or "_id" not in payload:
+        raise ValueError("an Odoo webhook body has _model and _id")
+    return payload

@@ -1,11 +1,6 @@
-"""Shopify adapter: reads a shop's orders through the Admin REST API of a custom app and maps
-each order to a sale receipt and each of its nested refunds to a refund receipt.
-
-Three parts: `_Rest` is the transport (paths, token header, `Link` pagination, errors) and the
-only code a GraphQL client would replace; `_Window` is the incremental-pull cursor; the
-`map_*` functions turn one order dict into `VendorReceipt`s. Money is read from the `*_set`
-shop-money strings where Shopify sends them (refund-line subtotals can be JSON numbers).
-"""
+"""Shopify adapter: a shop's orders through the Admin REST API of a custom app, pulled by
+`updated_at` with `page_info` paging (`_Rest` the transport, `_Window` the cursor), product
+types, customers and signed webhooks."""
 
 from __future__ import annotations
 
@@ -16,24 +11,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from pos_adapters.vendor import (
-    Connection,
-    Customer,
-    Page,
-    Unreadable,
-    VendorLine,
-    VendorReceipt,
-    WebhookEvent,
-    money,
-)
+from pos_adapters.vendor import Connection, Customer, Page, Unreadable, VendorReceipt, WebhookEvent
 from pos_adapters.vendor_http import VendorAuthError, VendorHttp, error_of
+from pos_adapters.vendors.shopify_orders import Order, map_order, timestamp
 
 API_VERSION = "2025-01"
 PLACEHOLDER_URL = "https://{shop}.myshopify.com"
@@ -41,7 +27,6 @@ PAGE_SIZE = 250  # Shopify's maximum `limit`
 OVERLAP = timedelta(minutes=5)
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid"}
 REFUND_TOPICS = {"refunds/create"}
-Order = dict[str, Any]
 
 
 class StalePage(Exception):
@@ -219,11 +204,13 @@ class Client:
         digest = hmac.new(self.secret.encode(), body, hashlib.sha256).digest()
         return hmac.compare_digest(base64.b64encode(digest), given.strip().encode())
 
+    def webhook_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        _json_object(body)
+        return _event_id(headers)
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         topic = (_header(headers, "X-Shopify-Topic") or "").strip().lower()
-        event_id = _header(headers, "X-Shopify-Event-Id") or _header(
-            headers, "X-Shopify-Webhook-Id"
-        )
+        event_id = _event_id(headers)
         payload = _json_object(body)
         if topic in ORDER_TOPICS:
             if "id" not in payload:
@@ -265,6 +252,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
+def _event_id(headers: Mapping[str, str]) -> str | None:
+    """The same on every retry of a delivery."""
+    return _header(headers, "X-Shopify-Event-Id") or _header(headers, "X-Shopify-Webhook-Id")
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
@@ -277,7 +269,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def _updated_at(order: Order) -> datetime | None:
     try:
-        return _timestamp(order["updated_at"])
+        return timestamp(order["updated_at"])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -287,164 +279,3 @@ def _product_ids(order: Order) -> set[str]:
     for refund in order.get("refunds") or []:
         lines += [r.get("line_item") or {} for r in refund.get("refund_line_items") or []]
     return {str(li["product_id"]) for li in lines if isinstance(li, dict) and li.get("product_id")}
-
-
-# --- mapping of one order dict (REST shape) to receipts --------------------------------------
-
-MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
-
-
-def map_order(order: Order, categories: Mapping[str, str]) -> list[VendorReceipt | Unreadable]:
-    """The order's sale, then one refund receipt per refund; a part that cannot be mapped
-    becomes Unreadable and the others still come."""
-    order_id = str(order.get("id", "?")) if isinstance(order, dict) else "?"
-    try:
-        out: list[VendorReceipt | Unreadable] = [map_sale(order, categories)]
-    except MAPPING_ERRORS as exc:
-        return [Unreadable(_safe_id(order_id), f"order {order_id}: {_reason(exc)}")]
-    for refund in order.get("refunds") or []:
-        refund_id = f"{order_id}-r{refund.get('id', '?') if isinstance(refund, dict) else '?'}"
-        try:
-            mapped = map_refund(order, refund, categories)
-        except MAPPING_ERRORS as exc:
-            out.append(Unreadable(_safe_id(refund_id), f"refund {refund_id}: {_reason(exc)}"))
-            continue
-        if mapped is not None:
-            out.append(mapped)
-    return out
-
-
-def map_sale(order: Order, categories: Mapping[str, str]) -> VendorReceipt:
-    """The sale as first rung up: `total_price` and `line_items`, which refunds leave alone
-    (`current_total_price` falls with each refund and would look like an edit)."""
-    return VendorReceipt(
-        vendor_id=_vendor_id(order["id"]),
-        type="sale",
-        occurred_at=_timestamp(order.get("processed_at") or order["created_at"]),
-        total=_positive(_amount(order, "total_price")),
-        store=_id_or_none(order.get("location_id")),
-        device=_id_or_none(order.get("device_id")),
-        discount=abs(_amount(order, "total_discounts", default="0")),
-        items=tuple(_line(li, li["quantity"], categories) for li in order.get("line_items") or []),
-        note=order.get("note") or None,
-        voided=order.get("cancelled_at") is not None,
-        **_shopper(order),
-    )
-
-
-def map_refund(
-    order: Order, refund: dict[str, Any], categories: Mapping[str, str]
-) -> VendorReceipt | None:
-    """A refund as its own receipt; None for one that returned no money (a restock)."""
-    lines = refund.get("refund_line_items") or []
-    total = _refunded_money(refund)
-    if total is None:
-        total = sum((_amount(r, "subtotal") + _amount(r, "total_tax") for r in lines), Decimal(0))
-    if total <= 0:
-        return None
-    return VendorReceipt(
-        vendor_id=_vendor_id(f"{order['id']}-r{refund['id']}"),
-        type="refund",
-        occurred_at=_timestamp(refund.get("processed_at") or refund["created_at"]),
-        total=money(total),
-        store=_id_or_none(_refund_location(refund, order)),
-        device=_id_or_none(_refund_device(refund)),
-        items=tuple(_line(r["line_item"], r["quantity"], categories) for r in lines),
-        refund_of=_vendor_id(order["id"]),
-        note=refund.get("note") or None,
-        **_shopper(order),
-    )
-
-
-def _refunded_money(refund: dict[str, Any]) -> Decimal | None:
-    """The successful `refund` transactions' sum; None when the refund has none."""
-    paid = [
-        t
-        for t in refund.get("transactions") or []
-        if t.get("kind") == "refund" and t.get("status") == "success"
-    ]
-    return sum((money(t["amount"]) for t in paid), Decimal(0)) if paid else None
-
-
-def _refund_location(refund: dict[str, Any], order: Order) -> Any:
-    located = [r.get("location_id") for r in refund.get("refund_line_items") or []]
-    return next((loc for loc in located if loc), order.get("location_id"))
-
-
-def _refund_device(refund: dict[str, Any]) -> Any:
-    return next((t.get("device_id") for t in refund.get("transactions") or []), None)
-
-
-def _line(item: dict[str, Any], quantity: Any, categories: Mapping[str, str]) -> VendorLine:
-    sku = item.get("sku") or item.get("variant_id") or item.get("product_id") or item["id"]
-    count = Decimal(str(quantity))
-    if count <= 0 or count != count.quantize(Decimal("0.001")):
-        raise ValueError(f"bad quantity {quantity!r}")
-    price = _amount(item, "price")
-    if price < 0:
-        raise ValueError(f"negative price {price}")
-    return VendorLine(
-        sku=str(sku).strip(),
-        name=str(item.get("name") or item.get("title") or sku),
-        quantity=count,
-        unit_price=price,
-        category=categories.get(str(item.get("product_id")), ""),
-    )
-
-
-def _shopper(order: Order) -> dict[str, str | None]:
-    """Customer id and contact as the order carries them (null without protected data)."""
-    customer = order.get("customer") or {}
-    return {
-        "customer_id": _id_or_none(customer.get("id")),
-        "phone": customer.get("phone") or order.get("phone") or None,
-        "email": customer.get("email") or order.get("email") or None,
-    }
-
-
-def _amount(obj: dict[str, Any], field: str, default: str | None = None) -> Decimal:
-    """`<field>_set.shop_money.amount` (a string) when present, else `<field>`."""
-    bag = obj.get(f"{field}_set")
-    if isinstance(bag, dict) and isinstance(bag.get("shop_money"), dict):
-        return money(bag["shop_money"]["amount"])
-    value = obj.get(field, default)
-    if value is None:
-        raise KeyError(field)
-    return money(value)
-
-
-def _positive(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError(f"negative total {value}")
-    return value
-
-
-def _timestamp(value: Any) -> datetime:
-    moment = datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without offset: {value!r}")
-    return moment.astimezone(UTC)
-
-
-def _vendor_id(value: Any) -> str:
-    text = str(value)
-    if not text or len(text) > 64 or not all("!" <= c <= "~" for c in text):
-        raise ValueError(f"bad id {text[:80]!r}")
-    return text
-
-
-def _id_or_none(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _safe_id(value: str) -> str:
-    cleaned = "".join(c for c in value if "!" <= c <= "~")[:64]
-    return cleaned or "?"
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing field {exc}"
-    if isinstance(exc, InvalidOperation):
-        return "bad amount"
-    return f"{type(exc).__name__}: {exc}"[:200]

@@ -111,11 +111,13 @@ def test_a_webhook_is_stored_by_the_web_and_recorded_by_a_worker(
         queued = app_with_redis(redis_url).test_client()
         source = connect(queued, program, vendor)
         hook = vendor.webhook_for([sale])
+        calls = len(vendor.server.seen)
         answer = queued.post(
             f"/api/v1/pos-webhooks/{source['id']}{hook.query}", data=hook.body, headers=hook.headers
         )
         assert answer.get_json() == {"stored": True}
         assert pulled(client, program, source["id"]) == {}  # nothing recorded in the request
+        assert len(vendor.server.seen) == calls  # and the vendor was not called
 
         worker = launcher.worker(service_env(database_url, redis_url))
         wait_until(
