@@ -19,9 +19,11 @@ from loyalty.ratelimit import rate_limited
 from loyalty.staff import store_by_code
 from members.api import code_policy
 from members.models import Member
-from pos_adapters import ingestion
+from pos_adapters import ingestion, receipt_batches
 from pos_adapters.errors import UnknownTransaction
 from pos_adapters.schemas import (
+    BatchRequestSchema,
+    BatchResultSchema,
     ClaimSchema,
     QuoteRequestSchema,
     QuoteSchema,
@@ -115,6 +117,32 @@ def transaction_view(txn: Transaction) -> dict:
         "created_at": txn.created_at,
         "processed_at": txn.processed_at,
     }
+
+
+@blp.route("/transactions/batch", methods=["POST"])
+@require("terminal")
+@blp.arguments(BatchRequestSchema)
+@blp.response(200, BatchResultSchema)
+@blp.doc(security=SECURITY)
+def record_batch(body):
+    """Record up to 500 receipts; each stands alone (201 recorded, 200 a replay, 409 the id
+    of another receipt, 422 with its errors), its result in the order sent."""
+    outcomes = receipt_batches.record_batch(db.session, body["receipts"], source_for_request())
+    jobs.process_in_unit(current_app, db.session)  # embedded mode: the answer shows the points
+    points = receipt_batches.points_of(
+        db.session, [o.transaction_id for o in outcomes if o.transaction_id is not None]
+    )
+    return {"results": [_batch_result(o, points) for o in outcomes]}
+
+
+def _batch_result(outcome: receipt_batches.Outcome, points: dict[int, int]) -> dict:
+    result = {"external_id": outcome.external_id, "status": outcome.status}
+    if outcome.transaction_id is not None:
+        result["id"] = outcome.transaction_id
+        result["points_awarded"] = points.get(outcome.transaction_id, 0)
+    if outcome.errors:
+        result["errors"] = outcome.errors
+    return result
 
 
 @blp.route("/transactions/<int:transaction_id>")

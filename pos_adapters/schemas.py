@@ -105,6 +105,27 @@ class ReceiptSchema(ma.Schema):
             raise ma.ValidationError("only a refund names a sale", "refund_of")
 
 
+class BatchRequestSchema(ma.Schema):
+    receipts = fields.List(
+        fields.Dict(),
+        required=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "up to 500 receipts, each as `POST /transactions` takes it"},
+    )
+
+
+class BatchResultItemSchema(ma.Schema):
+    external_id = fields.Raw(metadata={"description": "as sent"})
+    status = fields.Integer(metadata={"description": "201, 200 (a replay), 409 or 422"})
+    id = fields.Integer()
+    points_awarded = fields.Integer()
+    errors = fields.Dict()
+
+
+class BatchResultSchema(ma.Schema):
+    results = fields.List(fields.Nested(BatchResultItemSchema))
+
+
 class QuoteMemberSchema(ma.Schema):
     id = fields.Integer()
     points_balance = fields.Integer()

@@ -245,6 +245,14 @@ ENDPOINTS = {
     "receipt": Endpoint(
         "POST", "/api/v1/transactions", "/api/v1/transactions", "BKK01", RECEIPT, "total"
     ),
+    "batch": Endpoint(
+        "POST",
+        "/api/v1/transactions/batch",
+        "/api/v1/transactions/batch",
+        "BKK01",
+        {"receipts": [RECEIPT]},
+        "receipts",
+    ),
     "claim": Endpoint(
         "POST",
         "/api/v1/transactions/claim",
@@ -522,6 +530,12 @@ IDEMPOTENCY = "Idempotency-Key"
 AMOUNT, RATE_POINTS, MONTHS = "earn_rate.amount", "earn_rate.points", "points_expiry.months"
 REFUND = {"type": "refund", "member": DROP}
 SPECIFIC = [
+    bad("batch", "501 receipts", "receipts", receipts=[RECEIPT] * 501),
+    bad("batch", "receipts as an object", "receipts", receipts={"0": RECEIPT}),
+    bad("batch", "receipts as a string", "receipts", receipts="R-1"),
+    bad("batch", "null receipts", "receipts", receipts=None),
+    bad("batch", "a receipt that is a string", "receipts.1", receipts=[RECEIPT, "R-2"]),
+    bad("batch", "a receipt that is a list", "receipts.0", receipts=[[RECEIPT]]),
     bad("token", "an email that is not one", "email", email="admin"),
     bad("token", "an empty password", "password", password=""),
     bad("token", "a number for a password", "password", password=123456789),

@@ -161,6 +161,12 @@ def new_sale(_w: World, _caller: str) -> Call:
     return Call("/api/v1/transactions", receipt(f"R-{next(_serial)}", "100.00"))
 
 
+def new_batch(_w: World, _caller: str) -> Call:
+    return Call(
+        "/api/v1/transactions/batch", {"receipts": [receipt(f"RB-{next(_serial)}", "9.00")]}
+    )
+
+
 def claim(w: World, _caller: str) -> Call:
     body = {"external_id": w.anonymous_receipt(), "total": "50.00"}
     return Call("/api/v1/transactions/claim", body)
@@ -483,6 +489,12 @@ ROWS = [
         (401, 403, 403, 403, 403, 403, 403, 200),
     ),
     Row("POST", "/api/v1/transactions", new_sale, (401, 403, 403, 201, 201, 403, 403, 403)),
+    Row(
+        "POST",
+        "/api/v1/transactions/batch",
+        new_batch,
+        (401, 403, 403, 200, 200, 403, 403, 403),
+    ),
     Row(
         "GET",
         "/api/v1/transactions/<int:transaction_id>",
