@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_BASE = "https://loyalty.example/problems/"
@@ -151,7 +152,27 @@ def handle_unexpected(error: Exception) -> Response:
     )
 
 
+def handle_database_unavailable(error: Exception) -> Response:
+    """The database went away under the request (restarted, the connection killed, the pool
+    exhausted, a lock given up): nothing was committed, so the client may simply try again."""
+    log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else error)
+    return problem(
+        503,
+        "Service unavailable",
+        "The database did not answer; nothing was recorded. Try again shortly.",
+        slug="unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    for unavailable in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        sa_exc.PendingRollbackError,  # the connection died earlier in this unit
+    ):
+        app.register_error_handler(unavailable, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

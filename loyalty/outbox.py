@@ -80,6 +80,8 @@ def _apply(session: Session, handlers: Mapping[str, Handler], message: Claimed) 
             with session.begin_nested():
                 handler(session, message.payload)
     except OperationalError as exc:
+        if exc.connection_invalidated:
+            raise  # the database went away: the whole unit is lost, not this message
         if not is_transient(exc):
             _failed_attempt(session, message, exc)
             return False
