@@ -231,3 +231,33 @@ def test_receipts_arriving_while_redis_is_down_are_accepted_and_processed_once_i
     )
     assert queued.get("/readyz").status_code == 200
     assert_earned_once(client, program, books, sent)
+
+
+def test_two_workers_side_by_side_make_the_same_ledger_as_one(
+    client, program, app_with_redis, redis_url, launcher, books, database_url
+):
+    """The same stream of receipts, once drained by one worker and once by two side by side:
+    every receipt earns the same points and every balance is the same."""
+    queued = app_with_redis(redis_url).test_client()
+    env = service_env(database_url, redis_url)
+    ledgers, total = [], 0
+    for workers in (1, 2):
+        members = [enrol(client, program) for _ in range(4)]
+        sent = post_receipts(queued, program, members, TOTALS * 10, f"W{workers}")
+        total += len(sent)
+        started = [launcher.worker(env) for _ in range(workers)]
+        wait_until(
+            lambda total=total: books.transactions("processed") == total,
+            "processed",
+            watch=started[0],
+        )
+        till = program.headers("BKK01")
+        points = [
+            client.get(f"/api/v1/transactions/{t}", headers=till).get_json()["points_awarded"]
+            for t in sorted(sent)
+        ]
+        ledgers.append((points, [books.balance(m["id"]) for m in members]))
+        for worker in started:
+            worker.stop()
+    assert ledgers[0] == ledgers[1]
+    assert books.unbalanced() == []
