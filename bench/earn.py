@@ -45,6 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--redis-db", type=int, default=3)
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--profile", action="store_true", help="py-spy the receipt phase")
+    p.add_argument("--batch-clients", type=int, default=4, help="tills posting batches")
+    p.add_argument("--batch-size", type=int, default=500, help="receipts per batch")
+    p.add_argument("--batch-duration", type=float, default=30, help="batch phase, seconds")
+    p.add_argument(
+        "--phases",
+        default="receipts,batches,latency",
+        help="which phases, in order: receipts, batches, latency",
+    )
     return p.parse_args(argv)
 
 
@@ -73,6 +81,40 @@ def receipts_phase(
     figures["gunicorn_cpu_s_by_process"] = cpu.spread(before, after, "gunicorn")
     figures["python_loop_cpu_ms_before_after"] = [speed_before, report.python_cpu_ms()]
     return figures
+
+
+def batches_phase(
+    args: argparse.Namespace, program: fixtures.Program, running: stack.Running, run_id: str
+) -> dict[str, Any]:
+    """N tills post batches of `batch_size` receipts for `batch_duration` s; then wait until
+    every receipt is processed. The rate counts this phase's receipts only."""
+    before_counts = progress.wait_processed(args.database, args.drain_timeout)
+    before = cpu.sample(cpu.groups_of(running, args.database))
+    started_wall = datetime.now(UTC)
+    tally, elapsed = load.closed_loop(
+        args.port,
+        args.batch_clients,
+        args.batch_duration,
+        lambda i: scenarios.batch_sender(program, run_id, i, args.batch_size),
+    )
+    done = progress.wait_processed(args.database, args.drain_timeout)
+    after = cpu.sample(cpu.groups_of(running, args.database))
+    processed = done.processed - before_counts.processed
+    finished = done.last_processed_at or started_wall
+    span = max((finished - started_wall).total_seconds(), elapsed)
+    return {
+        "clients": args.batch_clients,
+        "batch_size": args.batch_size,
+        "clients_elapsed_s": round(elapsed, 2),
+        "statuses": dict(tally.statuses),
+        "recorded_per_s": round((done.recorded - before_counts.recorded) / elapsed, 1),
+        "processed": processed,
+        "all_processed": done.processed == done.recorded,
+        "processed_span_s": round(span, 2),
+        "processed_per_s": round(processed / span, 1),
+        "batch_latency_ms": load.summary_ms(tally.latencies),
+        "cpu_per_receipt": cpu.breakdown(before, after, processed),
+    }
 
 
 def receipt_figures(
@@ -162,15 +204,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "worker": " ".join(stack.worker_command()[2:]),
         "rq_workers": args.rq_workers,
     }
+    phases = args.phases.split(",")
     with stack.running_service(config, report.RESULTS / f"logs-{stamp}") as running:
-        print(f"receipts: {args.clients} tills for {args.duration:.0f} s …", flush=True)
-        results["receipts"] = receipts_phase(args, program, running, f"B{stamp}")
-        print(f"resolve and redeem at {args.rate:.0f}/s …", flush=True)
-        results["resolve"] = latency_phase(args, running, scenarios.resolve_sender(program))
-        funded = min(FUNDED, len(program.shoppers))
-        results["redeem"] = latency_phase(
-            args, running, scenarios.redeem_sender(program, funded, 1)
-        )
+        if "receipts" in phases:
+            print(f"receipts: {args.clients} tills for {args.duration:.0f} s …", flush=True)
+            results["receipts"] = receipts_phase(args, program, running, f"B{stamp}")
+        if "batches" in phases:
+            print(f"batches: {args.batch_clients} tills, {args.batch_size} a batch …", flush=True)
+            results["batches"] = batches_phase(args, program, running, f"K{stamp}")
+        if "latency" in phases:
+            print(f"resolve and redeem at {args.rate:.0f}/s …", flush=True)
+            results["resolve"] = latency_phase(args, running, scenarios.resolve_sender(program))
+            funded = min(FUNDED, len(program.shoppers))
+            results["redeem"] = latency_phase(
+                args, running, scenarios.redeem_sender(program, funded, 1)
+            )
     results["integrity"] = progress.integrity(args.database)
     print(report.table(results))
     print(f"results: {report.write_json(results, stamp)}")

@@ -85,6 +85,18 @@ def _cpu_line(title: str, cpu: dict[str, float]) -> str:
     return f"  {title}: {parts}; machine busy {cpu['machine_busy_pct']}%"
 
 
+def _receipt_lines(r: dict[str, Any]) -> list[str]:
+    speed = " → ".join(str(ms) for ms in r["python_loop_cpu_ms_before_after"])
+    return [
+        _row("receipts ingested /s (HTTP 201)", f"{r['ingested_per_s']:.0f}"),
+        _row("receipts fully processed /s", f"{r['processed_per_s']:.0f}", "≥ 1000"),
+        _row("worker rate while ingesting /s", f"{r['worker_per_s_during_load']:.0f}"),
+        _row("receipt POST p50 / p99 ms", f"{r['latency_ms']['p50']} / {r['latency_ms']['p99']}"),
+        _cpu_line("CPU ms per receipt", r["cpu_per_receipt"]),
+        f"  CPU speed check (ms for a fixed Python loop, lower is faster): {speed}",
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     """The headline figures, one per line, with the targets beside them."""
     m, lines = results["machine"], []
@@ -92,15 +104,14 @@ def table(results: dict[str, Any]) -> str:
                  f"PostgreSQL {m['postgresql']}, Redis {m['redis']}")  # fmt: skip
     if pg := results.get("pgbench"):
         lines.append(_row("pgbench TPC-B tps (yardstick)", f"{pg['tps']:.0f}"))
-    r = results["receipts"]
-    lines.append(_row("receipts ingested /s (HTTP 201)", f"{r['ingested_per_s']:.0f}"))
-    lines.append(_row("receipts fully processed /s", f"{r['processed_per_s']:.0f}", "≥ 1000"))
-    lines.append(_row("worker rate while ingesting /s", f"{r['worker_per_s_during_load']:.0f}"))
-    lines.append(_row("receipt POST p50 / p99 ms", f"{r['latency_ms']['p50']} / "
-                      f"{r['latency_ms']['p99']}"))  # fmt: skip
-    lines.append(_cpu_line("CPU ms per receipt", r["cpu_per_receipt"]))
-    speed = " → ".join(str(ms) for ms in r["python_loop_cpu_ms_before_after"])
-    lines.append(f"  CPU speed check (ms for a fixed Python loop, lower is faster): {speed}")
+    if r := results.get("receipts"):
+        lines.extend(_receipt_lines(r))
+    if b := results.get("batches"):
+        lines.append(_row(f"receipts fully processed /s in batches of {b['batch_size']}",
+                          f"{b['processed_per_s']:.0f}", "≥ 3000"))  # fmt: skip
+        ms = b["batch_latency_ms"]
+        lines.append(_row("batch POST p50 / p99 ms", f"{ms['p50']} / {ms['p99']}"))
+        lines.append(_cpu_line("CPU ms per receipt in batches", b["cpu_per_receipt"]))
     for name in ("resolve", "redeem"):
         if lat := results.get(name):
             ms = lat["latency_ms"]

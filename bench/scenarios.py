@@ -62,6 +62,20 @@ def receipt_sender(program: Program, run_id: str, till_index: int) -> Send:
     return send
 
 
+def batch_sender(program: Program, run_id: str, till_index: int, size: int) -> Send:
+    """Till `till_index` sends `size` sales at once (`POST /transactions/batch`)."""
+    till, rng = program.tills[till_index], random.Random(1000 + till_index)
+
+    def send(conn: Connection, n: int) -> int:
+        prefix = f"{run_id}-T{till_index + 1}-{n + 1}"
+        receipts = [
+            receipt(f"{prefix}-{k}", rng.choice(program.shoppers), rng) for k in range(size)
+        ]
+        return conn.post("/api/v1/transactions/batch", {"receipts": receipts}, till.headers)
+
+    return send
+
+
 def _till_for(program: Program, i: int) -> Till:
     return program.tills[i % len(program.tills)]
 
