@@ -137,10 +137,7 @@ class Client:
         payload = _webhook_payload(body)
         if payload["type"] != "receipts.update":
             return WebhookEvent()
-        receipts = payload.get("receipts")
-        if not isinstance(receipts, list):
-            raise ValueError("a receipts.update webhook without a receipts list")
-        return WebhookEvent(receipts=self._map_all(receipts))
+        return WebhookEvent(receipts=self._map_all(payload["receipts"]))
 
     # -- mapping ------------------------------------------------------------------------
 
@@ -394,4 +391,6 @@ def _webhook_payload(body: bytes) -> dict[str, Any]:
         raise ValueError(f"not a Loyverse webhook body: {exc}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise ValueError("not a Loyverse webhook body: no type")
+    if payload["type"] == "receipts.update" and not isinstance(payload.get("receipts"), list):
+        raise ValueError("a receipts.update webhook without a receipts list")
     return payload

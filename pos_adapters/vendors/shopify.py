@@ -205,20 +205,15 @@ class Client:
         return hmac.compare_digest(base64.b64encode(digest), given.strip().encode())
 
     def webhook_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
-        _json_object(body)
+        _delivery(headers, body)
         return _event_id(headers)
 
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        topic = (_header(headers, "X-Shopify-Topic") or "").strip().lower()
+        topic, payload = _delivery(headers, body)
         event_id = _event_id(headers)
-        payload = _json_object(body)
         if topic in ORDER_TOPICS:
-            if "id" not in payload:
-                raise ValueError("an order webhook without an order id")
             return WebhookEvent(event_id, receipts=self._receipts([payload]))
         if topic in REFUND_TOPICS:
-            if "order_id" not in payload:
-                raise ValueError("a refund webhook without an order_id")
             return WebhookEvent(event_id, receipt_ids=[str(payload["order_id"])])
         return WebhookEvent(event_id)
 
@@ -250,6 +245,18 @@ def _shop_name(shop: str) -> str:
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     wanted = name.lower()
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _delivery(headers: Mapping[str, str], body: bytes) -> tuple[str, dict[str, Any]]:
+    """The topic and body of a delivery; an order without its id, or a refund without its
+    order's, is a ValueError."""
+    topic = (_header(headers, "X-Shopify-Topic") or "").strip().lower()
+    payload = _json_object(body)
+    if topic in ORDER_TOPICS and "id" not in payload:
+        raise ValueError("an order webhook without an order id")
+    if topic in REFUND_TOPICS and "order_id" not in payload:
+        raise ValueError("a refund webhook without an order_id")
+    return topic, payload
 
 
 def _event_id(headers: Mapping[str, str]) -> str | None:
