@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from loyalty import outbox
@@ -193,7 +194,10 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint: the work is not committed yet
         return
     if session.info.pop(outbox.PENDING_FLAG, False) and has_app_context():
-        dispatch(current_app._get_current_object())  # type: ignore[attr-defined]
+        try:
+            dispatch(current_app._get_current_object())  # type: ignore[attr-defined]
+        except SQLAlchemyError as exc:  # what was committed stands; its work stays pending
+            log.warning("the outbox drain after a commit failed (%s); the relay retries", exc)
 
 
 def _after_rollback(session: Session, previous: SessionTransaction) -> None:

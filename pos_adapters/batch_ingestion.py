@@ -132,10 +132,15 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     """The new sales with their pending points, and their transaction.recorded messages."""
     if not rows:
         return
+    # one order for every writer, so batches holding the same receipts never deadlock on the
+    # unique index (each waits for the other's first key in turn)
+    rows.sort(key=lambda row: row["external_id"])
     _hold_pending(session, rows)
     for row, txn_id in zip(rows, reserve_ids(session, SALES, len(rows)), strict=True):
         row["id"] = txn_id
-    insert_rows(session, SALES, rows)
+    # rows go in by external id, one order for every writer: batches holding the same receipts
+    # never deadlock on the unique index; ids and messages keep the order the sales came in
+    insert_rows(session, SALES, sorted(rows, key=lambda row: row["external_id"]))
     emit_many(session, "transaction.recorded", [{"transaction_id": row["id"]} for row in rows])
 
 
