@@ -16,6 +16,7 @@ from typing import Any
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 from rewards.campaigns.schemas import CampaignCreateSchema
 from rewards.campaigns.service import change_status, create_campaign
 
@@ -176,8 +177,9 @@ def launch(database_url: str, docs: list[Doc]) -> list[int]:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None})
     schema, ids = CampaignCreateSchema(), []
     with app.app_context():
-        for doc in docs:
-            campaign = create_campaign(db.session, schema.load(doc), "bench")
-            ids.append(change_status(db.session, campaign.id, "activate", utcnow()).id)
+        with unit_of_work():
+            for doc in docs:
+                campaign = create_campaign(db.session, schema.load(doc), "bench")
+                ids.append(change_status(db.session, campaign.id, "activate", utcnow()).id)
         db.engine.dispose()
     return ids

@@ -96,6 +96,7 @@ def batches_phase(
         args.batch_clients,
         args.batch_duration,
         lambda i: scenarios.batch_sender(program, run_id, i, args.batch_size),
+        ok=200,
     )
     done = progress.wait_processed(args.database, args.drain_timeout)
     after = cpu.sample(cpu.groups_of(running, args.database))

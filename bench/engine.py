@@ -35,6 +35,7 @@ from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.models import Terminal
+from loyalty.unit_of_work import unit_of_work
 from members.api import code_policy
 from pos_adapters import ingestion
 from pos_adapters.schemas import ReceiptSchema
@@ -127,7 +128,8 @@ def record_receipts(
             source = ingestion.Source(
                 store_id, terminal_id, app.config["CURRENCY"], code_policy(), utcnow()
             )
-            ingestion.record_receipt(db.session, schema.load(body), source)
+            with unit_of_work():  # a receipt a commit, as the API records it
+                ingestion.record_receipt(db.session, schema.load(body), source)
         db.engine.dispose()
     return str(zone)
 

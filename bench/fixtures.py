@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from loyalty import create_app, staff
 from loyalty.extensions import db
+from loyalty.unit_of_work import unit_of_work
 from members.models import Card
 from members.service import Enrolment, enrol_member
 from rewards.ledger.adjustments import adjust_points
@@ -47,15 +48,16 @@ def build_program(
     """Create the program in `database_url`; the first `funded` members get `opening` points."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None})
     with app.app_context():
-        codes = _stores(stores)
-        made = [_till(codes[i % len(codes)], i) for i in range(tills)]
-        ids = [_member(i) for i in range(members)]
-        for member_id in ids[:funded]:
-            adjust_points(
-                db.session, member_id, opening, "benchmark opening balance", "bench", None,
-                app.config["TIMEZONE"],
-            )  # fmt: skip
-        shoppers = _shoppers(ids)
+        with unit_of_work():  # one commit for the whole program
+            codes = _stores(stores)
+            made = [_till(codes[i % len(codes)], i) for i in range(tills)]
+            ids = [_member(i) for i in range(members)]
+            for member_id in ids[:funded]:
+                adjust_points(
+                    db.session, member_id, opening, "benchmark opening balance", "bench", None,
+                    app.config["TIMEZONE"],
+                )  # fmt: skip
+            shoppers = _shoppers(ids)
         db.engine.dispose()
     return Program(made, shoppers)
 

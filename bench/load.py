@@ -85,9 +85,10 @@ def summary_ms(latencies: list[float]) -> dict[str, float]:
 
 
 def closed_loop(
-    port: int, clients: int, duration: float, send_for: Callable[[int], Send]
+    port: int, clients: int, duration: float, send_for: Callable[[int], Send], ok: int = 201
 ) -> tuple[Tally, float]:
-    """Run `clients` threads for `duration` seconds; returns the tally and the elapsed time."""
+    """Run `clients` threads for `duration` seconds; returns the tally and the elapsed time
+    (latencies of the answers with status `ok`)."""
     tally, deadline = Tally(), time.monotonic() + duration
 
     def client(index: int) -> None:
@@ -95,7 +96,7 @@ def closed_loop(
         while time.monotonic() < deadline:
             started = time.perf_counter()
             status = send(conn, n)
-            tally.add(status, time.perf_counter() - started, lambda s: s == 201)
+            tally.add(status, time.perf_counter() - started, lambda s: s == ok)
             n += 1
         conn.close()
 

@@ -71,9 +71,11 @@ def _program(env: dict[str, str]) -> None:
     for code in profile_data.STORES:
         commands.flask(env, "stores", "create", code, code)
     with _app(env) as (session, _app_obj):
+        from loyalty.unit_of_work import unit_of_work
         from members.tiers.service import set_policy
 
-        set_policy(session, LADDER, "bench")
+        with unit_of_work(session):
+            set_policy(session, LADDER, "bench")
 
 
 class _app:
@@ -103,15 +105,17 @@ class _app:
 def create_segments(env: dict[str, str], month: int) -> dict[str, Any]:
     """The six segments through `members.segments.service.create_segment`, each timed."""
     from loyalty.db import utcnow
+    from loyalty.unit_of_work import unit_of_work
     from members.segments import service
 
     made = {}
     with _app(env) as (session, app):
         for name, rule in segments(month).items():
             started = time.perf_counter()
-            segment = service.create_segment(
-                session, name, rule, "bench", utcnow(), app.config["TIMEZONE"]
-            )
+            with unit_of_work(session):  # each segment committed, as the API would
+                segment = service.create_segment(
+                    session, name, rule, "bench", utcnow(), app.config["TIMEZONE"]
+                )
             made[name] = {"seconds": round(time.perf_counter() - started, 1), "size": segment.size}
     return made
 
