@@ -7,6 +7,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bench import cpu, stack
@@ -22,10 +23,13 @@ def environment(database: str) -> dict[str, str]:
     return env
 
 
-def flask(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
-    """`flask --app wsgi …`; its output, or RuntimeError with what it printed."""
+def flask(
+    env: dict[str, str], *args: str, timeout: float = 3600, prefix: Sequence[str] = ()
+) -> str:
+    """`flask --app wsgi …` (after `prefix`, a profiler say); its output, or RuntimeError with
+    what it printed."""
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        [*prefix, sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=stack.ROOT,
         env=env,
         capture_output=True,
@@ -42,13 +46,15 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_flask(env: dict[str, str], *args: str, timeout: float = 3600) -> dict[str, Any]:
+def timed_flask(
+    env: dict[str, str], *args: str, timeout: float = 3600, prefix: Sequence[str] = ()
+) -> dict[str, Any]:
     """One command from start to exit: wall time, the CPU of its processes, the CPU of the rest
     of the machine meanwhile (PostgreSQL, on a machine left alone), and what it printed."""
     busy0, total0 = cpu.machine_cpu_s()
     own0 = _children_cpu_s()
     started = time.perf_counter()
-    output = flask(env, *args, timeout=timeout)
+    output = flask(env, *args, timeout=timeout, prefix=prefix)
     seconds = time.perf_counter() - started
     busy1, total1 = cpu.machine_cpu_s()
     own = _children_cpu_s() - own0

@@ -16,9 +16,11 @@ import resource
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from bench import commands, progress, report, stack, yardstick
+from bench.profile import py_spy_prefix
 from loyalty import create_app
 from loyalty.db import utcnow
 from loyalty.extensions import db
@@ -110,7 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         source_id = prepare(env, fake, args.customers)
         fake_cpu = _own_cpu_s()
         sync = ["pos", "sync", "--source", str(source_id), "--workers", str(args.workers)]
-        figures = commands.timed_flask(env, *sync, timeout=3 * 3600)
+        prefix = py_spy_prefix(args.profile) if args.profile else ()
+        figures = commands.timed_flask(env, *sync, timeout=3 * 3600, prefix=prefix)
         fake_cpu = _own_cpu_s() - fake_cpu
     finally:
         fake.stop()
@@ -164,6 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=1, help="processes of the sync command")
     parser.add_argument("--skip-pgbench", action="store_true", help="no yardstick run")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the sync command into this folded-stacks file"
+    )
     return parser.parse_args(argv)
 
 

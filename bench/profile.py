@@ -21,6 +21,16 @@ def start_py_spy(pid: int, out: Path, duration: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def py_spy_prefix(out: Path) -> list[str]:
+    """The command prefix that records a command and its subprocesses into `out` (folded)."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise RuntimeError("--profile needs py-spy: pip install py-spy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return [exe, "record", "--subprocesses", "--rate", "100", "--format", "raw", "--output",
+            str(out), "--"]  # fmt: skip
+
+
 def top_frames(folded: Path, limit: int = 25) -> list[tuple[str, float]]:
     """The functions with the most samples in a folded-stacks file (self plus children)."""
     totals: dict[str, int] = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from loyalty import staff
-from loyalty.auth import STAFF_ROLES, require
+from loyalty.auth import STAFF_ROLES, require, terminal_keys
 from loyalty.db import MAX_ID
 from loyalty.extensions import db
 from loyalty.models import AuditLog, StaffUser, Store, Terminal
@@ -113,8 +114,11 @@ class Terminals(MethodView):
 @blp.response(200, TerminalSchema)
 @blp.doc(security=SECURITY)
 def revoke_terminal(terminal_id):
-    """Revoke a terminal's API key; it is refused from the next request."""
-    return staff.revoke_terminal(db.session, terminal_id)
+    """Revoke a terminal's API key; it is refused from the next request (by every process of
+    the service within LOYALTY_TERMINAL_KEY_CACHE_SECONDS)."""
+    terminal = staff.revoke_terminal(db.session, terminal_id)
+    terminal_keys(current_app).forget(terminal_id)
+    return terminal
 
 
 @blp.route("/users")

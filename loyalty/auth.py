@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -57,7 +59,56 @@ def _load_token(audience: str, token: str, max_age: int) -> dict[str, Any] | Non
         return None
 
 
+@dataclass
+class TerminalKeys:
+    """Terminal keys verified in the last `seconds`: a till's every receipt does not read its
+    terminal row. Another process refuses a revoked key within `seconds`; the process that
+    revokes it, at once (`forget`)."""
+
+    seconds: float
+    limit: int = 10_000
+    _held: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, token: str) -> Principal | None:
+        held = self._held.get(hash_secret(token))
+        if held is None or held[0] < time.monotonic():
+            return None
+        return held[1]
+
+    def put(self, token: str, found: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._held) >= self.limit:
+                self._held.clear()
+            self._held[hash_secret(token)] = (time.monotonic() + self.seconds, found)
+
+    def forget(self, terminal_id: int) -> None:
+        with self._lock:
+            for key in [k for k, (_, p) in self._held.items() if p.id == terminal_id]:
+                del self._held[key]
+
+
+def terminal_keys(app: Flask) -> TerminalKeys:
+    """The app's cache of verified terminal keys (LOYALTY_TERMINAL_KEY_CACHE_SECONDS)."""
+    cache = app.extensions.get("loyalty.terminal_keys")
+    if cache is None:
+        seconds = app.config["TERMINAL_KEY_CACHE_SECONDS"]
+        cache = app.extensions.setdefault("loyalty.terminal_keys", TerminalKeys(seconds))
+    return cache
+
+
 def _terminal_principal(token: str) -> Principal | None:
+    cache = terminal_keys(current_app)
+    if (found := cache.get(token)) is not None:
+        return found
+    if (found := _verified_terminal(token)) is not None:
+        cache.put(token, found)
+    return found
+
+
+def _verified_terminal(token: str) -> Principal | None:
     try:
         _, terminal_id, secret = token.split("_", 2)
         terminal = db.session.get(Terminal, int(terminal_id))

@@ -65,7 +65,8 @@ def revoke_terminal(terminal_id: int) -> None:
             staff.revoke_terminal(db.session, terminal_id)
     except DomainError as error:
         raise _fail(error) from error
-    click.echo(f"terminal {terminal_id} revoked")
+    seconds = current_app.config["TERMINAL_KEY_CACHE_SECONDS"]
+    click.echo(f"terminal {terminal_id} revoked (the service refuses its key within {seconds} s)")
 
 
 @users_cli.command("create")

@@ -80,6 +80,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "TIMEZONE": os.environ.get("LOYALTY_TIMEZONE", "Asia/Bangkok"),
         "CURRENCY": os.environ.get("LOYALTY_CURRENCY", "THB"),
         "STAFF_TOKEN_TTL": _int("LOYALTY_STAFF_TOKEN_TTL", 8 * 3600),
+        "TERMINAL_KEY_CACHE_SECONDS": _int("LOYALTY_TERMINAL_KEY_CACHE_SECONDS", 5),
         "SHOPPER_TOKEN_TTL": _int("LOYALTY_SHOPPER_TOKEN_TTL", 30 * 24 * 3600),
         "OTP_TTL": _int("LOYALTY_OTP_TTL", 300),
         "CARD_CODE_STEP": _int("LOYALTY_CARD_CODE_STEP", 30),

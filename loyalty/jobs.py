@@ -142,13 +142,14 @@ def drain_now(app: Flask, limit: int | None = None) -> int:
         _local.draining = False
 
 
-def process_in_unit(app: Flask, session: AnySession) -> None:
+def process_in_unit(app: Flask, session: AnySession) -> bool:
     """In the embedded mode (no Redis), process the pending outbox work in the caller's unit
     of work, so that an answer built next shows its effect (a receipt's status and points),
     committed with it. With Redis the workers do it after the commit; a message still
-    pending after a few batches (a lock conflict) is left to the drain after the commit."""
+    pending after a few batches (a lock conflict) is left to the drain after the commit.
+    Whether any was processed here."""
     if app.config.get("REDIS_URL") or getattr(_local, "draining", False):
-        return
+        return False
     _local.draining = True
     try:
         for _batch in range(IN_UNIT_BATCHES):
@@ -156,9 +157,10 @@ def process_in_unit(app: Flask, session: AnySession) -> None:
                 session, handlers(app), app.config["OUTBOX_BATCH"], batch_handlers(app)
             )
             if not taken:
-                return
+                return _batch > 0
     finally:
         _local.draining = False
+    return True
 
 
 def _drain(session: Session, app: Flask, limit: int) -> int:

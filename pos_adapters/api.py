@@ -52,8 +52,9 @@ def source_for_request() -> ingestion.Source:
 
 
 def result_view(txn: Transaction) -> dict:
-    jobs.process_in_unit(current_app, db.session)  # embedded mode: the answer shows the points
-    db.session.refresh(txn)
+    # embedded mode: the receipt is processed now, so that the answer shows its points
+    if jobs.process_in_unit(current_app, db.session):
+        db.session.refresh(txn)
     member = None
     if txn.member_id is not None:
         # the balance alone, read fresh: loading the Member would load its cards and consents

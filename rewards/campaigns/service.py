@@ -295,5 +295,10 @@ def set_base_rate(session: Session, points: int, amount: Decimal, actor: str) ->
 
 def base_rate(session: Session) -> tuple[int, int]:
     """(points, amount in minor units) of the base earning rule."""
-    effect = base_earning(session).definition["effects"][0]
+    return rate_of(base_earning(session).definition)
+
+
+def rate_of(definition: dict[str, Any]) -> tuple[int, int]:
+    """(points, amount in minor units) of the base earning campaign's `definition`."""
+    effect = definition["effects"][0]
     return int(effect["points"]), int(Decimal(effect["amount"]) * 100)

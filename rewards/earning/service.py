@@ -13,10 +13,10 @@ from loyalty.bulk import update_rows
 from loyalty.db import one_of, per_transaction
 from loyalty.settings import get_setting
 from members.models import Member, Tier
-from rewards.campaigns.service import base_rate
+from rewards.campaigns.service import BASE_EARNING, UnknownCampaign, base_rate, rate_of
 from rewards.earning.points import EarnBasis, refund_reversal
 from rewards.ledger import journal, lots
-from rewards.models import JournalEntry
+from rewards.models import Campaign, JournalEntry
 
 BASE_RULE = "base"
 
@@ -42,16 +42,22 @@ def earn_rate(session: Session) -> tuple[int, int]:
 
 
 def earn_basis(session: Session, member_id: int) -> EarnBasis:
-    """The base earning rule's rate with the member's tier multiplier, as of now."""
-    points, amount_minor = earn_rate(session)
-    # one query, not the Member (whose cards and consents load with it) and then its Tier
-    found = session.scalar(
+    """The base earning rule's rate with the member's tier multiplier, as of now: one query,
+    not the Member (whose cards and consents load with it), then its Tier, then the rule."""
+    multiplier = (
         select(Tier.multiplier)
         .join(Member, Member.tier_code == Tier.code)
         .where(Member.id == member_id)
+        .scalar_subquery()
     )
-    multiplier = Decimal(str(found)) if found is not None else Decimal(1)
-    return EarnBasis(points, amount_minor, multiplier)
+    found = session.execute(
+        select(Campaign.definition, multiplier).where(Campaign.builtin == BASE_EARNING)
+    ).one_or_none()
+    if found is None:
+        raise UnknownCampaign("The base earning campaign is missing; run the migrations.")
+    points, amount_minor = rate_of(found[0])
+    tier = Decimal(str(found[1])) if found[1] is not None else Decimal(1)
+    return EarnBasis(points, amount_minor, tier)
 
 
 def earn_bases(session: Session, member_ids: set[int]) -> dict[int, EarnBasis]:
