@@ -5,6 +5,7 @@ recorded together, one statement per table; then the refunds, each in a savepoin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.db import one_of
 from loyalty.errors import Conflict, DomainError
+from members.cards import service as cards
 from pos_adapters import ingestion
 from pos_adapters.batch_ingestion import Sale, record_sales
 from pos_adapters.schemas import ReceiptSchema
@@ -38,32 +40,42 @@ def record_batch(
     """Record what can be recorded of `bodies` in the caller's unit of work; an outcome for
     each, in the order sent."""
     outcomes = [Outcome(body.get("external_id"), 422) for body in bodies]
+    valid = _validated(bodies, outcomes)
+    cards.preload_cards(session, _codes(receipt for _index, receipt in valid))
     sales: list[tuple[int, dict[str, Any], int | None]] = []
     refunds: list[tuple[int, dict[str, Any]]] = []
-    for index, body in enumerate(bodies):
-        try:
-            receipt = RECEIPT.load(body)
-            member_id = (
-                None
-                if receipt["type"] == "refund"
-                else ingestion.member_id_for(
-                    session, receipt.get("member"), receipt["occurred_at"], source
-                )
-            )
-        except ma.ValidationError as exc:
-            outcomes[index].errors = exc.messages_dict
+    for index, receipt in valid:
+        if receipt["type"] == "refund":
+            refunds.append((index, receipt))
             continue
+        try:
+            member = receipt.get("member")
+            member_id = ingestion.member_id_for(session, member, receipt["occurred_at"], source)
         except DomainError as error:
             _refused(outcomes[index], error)
             continue
-        if receipt["type"] == "refund":
-            refunds.append((index, receipt))
-        else:
-            sales.append((index, receipt, member_id))
+        sales.append((index, receipt, member_id))
     _record_sales(session, sales, source, outcomes)
     for index, receipt in refunds:
         _record_refund(session, receipt, source, outcomes[index])
     return outcomes
+
+
+def _validated(
+    bodies: list[dict[str, Any]], outcomes: list[Outcome]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The receipts that pass the schema, by their index; the others' outcomes get its errors."""
+    valid = []
+    for index, body in enumerate(bodies):
+        try:
+            valid.append((index, RECEIPT.load(body)))
+        except ma.ValidationError as exc:
+            outcomes[index].errors = exc.messages_dict
+    return valid
+
+
+def _codes(receipts: Iterable[dict[str, Any]]) -> list[str]:
+    return [r["member"]["code"] for r in receipts if "code" in (r.get("member") or {})]
 
 
 def _record_sales(

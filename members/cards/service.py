@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from loyalty.bulk import insert_rows
-from loyalty.db import reserve_ids, utcnow
+from loyalty.db import one_of, reserve_ids, transaction_of, utcnow
 from loyalty.errors import Conflict, InvalidInput
 from members.cards import codes as card_codes
 from members.errors import CardBlocked, CardReplaced, CodeExpired, CodeInvalid, UnknownMember
@@ -113,17 +115,42 @@ def _card_state(card: Card) -> None:
         raise CodeInvalid("Code not recognised.")
 
 
+PRELOADED = "members.cards.preloaded"
+
+
+def _with_member() -> Any:
+    # the member in the same query; its cards and consents only if someone asks
+    return joinedload(Card.member).lazyload("*")
+
+
+def preload_cards(session: Session, codes: Iterable[str]) -> None:
+    """Read the cards behind many scanned codes in one query, for `resolve_code` in the same
+    database transaction (a batch of receipts)."""
+    numbers = {parsed.card_no for code in codes if (parsed := card_codes.parse_code(code))}
+    if not numbers:
+        return
+    found = session.scalars(
+        select(Card).where(one_of(session, Card.card_no, numbers)).options(_with_member())
+    )
+    held = {card.card_no: card for card in found.unique()}
+    session.info[PRELOADED] = (transaction_of(session), numbers, held)
+
+
+def _card(session: Session, card_no: str) -> Card | None:
+    """The card and its member: preloaded in this transaction, or read now."""
+    preloaded = session.info.get(PRELOADED)
+    current = preloaded is not None and preloaded[0] is transaction_of(session)
+    if current and card_no in preloaded[1]:
+        return preloaded[2].get(card_no)
+    return session.scalar(select(Card).where(Card.card_no == card_no).options(_with_member()))
+
+
 def resolve_code(session: Session, code: str, policy: CodePolicy, now: datetime) -> Resolved:
     """The member behind a scanned code. CodeInvalid (forged/unknown), CodeExpired, CardBlocked."""
     parsed = card_codes.parse_code(code)
     if parsed is None or not card_codes.is_valid_card_no(parsed.card_no):
         raise CodeInvalid("This is not a membership card code.")
-    card = session.scalar(
-        select(Card)
-        .where(Card.card_no == parsed.card_no)
-        # the member in the same query; its cards and consents only if someone asks
-        .options(joinedload(Card.member).lazyload("*"))
-    )
+    card = _card(session, parsed.card_no)
     if card is None:
         raise CodeInvalid("No card has this code.")
     if parsed.kind == "static":

@@ -98,3 +98,36 @@ def test_500_receipts_are_recorded_in_one_request(app, client, program):
     again = post_batch(client, program, sent).get_json()["results"]
     assert [r["status"] for r in again] == [200] * 500
     assert count_transactions(app) == 500
+
+
+def _code(client, program, member_id: int) -> str:
+    r = client.get(f"/api/v1/members/{member_id}/card/code", headers=program.headers("cashier"))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["code"]
+
+
+def test_scanned_codes_of_a_batch_are_resolved_each_as_alone(client, program):
+    """The cards behind the batch's codes are read in one query; each code is still judged on
+    its own: a good one earns, a blocked card's, a forged one's and an unknown card's are 422."""
+    good, blocked = enrol(client, program), enrol(client, program)
+    good_code, blocked_code = (
+        _code(client, program, good["id"]),
+        _code(client, program, blocked["id"]),
+    )
+    card_no = blocked["card"]["card_no"]
+    url = f"/api/v1/members/{blocked['id']}/cards/{card_no}/block"
+    assert client.post(url, headers=program.headers("admin")).status_code == 200
+    forged = good_code[:-2] + ("00" if not good_code.endswith("00") else "11")
+    unknown = good_code.replace(good["card"]["card_no"], blocked["card"]["card_no"][:-1] + "0")
+    sent = [
+        receipt("C-1", "100.00", {"code": good_code}),
+        receipt("C-2", "100.00", {"code": blocked_code}),
+        receipt("C-3", "100.00", {"code": forged}),
+        receipt("C-4", "100.00", {"code": unknown}),
+        receipt("C-5", "100.00", {"code": good_code}),  # the same code on a second sale
+    ]
+    results = post_batch(client, program, sent).get_json()["results"]
+    assert [r["status"] for r in results] == [201, 422, 422, 422, 201]
+    assert all("member.code" in r["errors"] for r in results[1:4])
+    shown = client.get(f"/api/v1/members/{good['id']}", headers=program.headers("admin"))
+    assert shown.get_json()["points_balance"] == 2 * results[0]["points_awarded"] > 0
