@@ -45,6 +45,32 @@ def test_inserted_rows_get_the_defaults_of_the_columns_they_leave_out(app):
     assert all(at >= before and at.tzinfo is not None for *_rest, at in rows)
 
 
+def test_json_values_go_in_as_an_orm_insert_writes_them(app):
+    """JSON travels as text on PostgreSQL and is cast back: the stored documents are those an
+    insert of one row at a time stores, a None included (JSON null, as the column's type says)."""
+    payloads = [
+        {"transaction_id": 7, "items": [{"sku": "ลาเต้", "quantity": "1.5"}], "nested": {"a": []}},
+        {"text": 'quote " and backslash \\ and newline \n', "n": None, "f": 1.25, "t": True},
+        None,
+        [1, "two", {"three": 3}],
+    ]
+    with app.app_context():
+        insert_rows(db.session, OUTBOX, [{"topic": "bulk", "payload": p} for p in payloads])
+        for payload in payloads:
+            db.session.execute(insert(OUTBOX), [{"topic": "single", "payload": payload}])
+        db.session.commit()
+        found = {
+            topic: db.session.execute(
+                select(OUTBOX.c.payload, OUTBOX.c.payload.is_(None))
+                .where(OUTBOX.c.topic == topic)
+                .order_by(OUTBOX.c.id)
+            ).all()
+            for topic in ("bulk", "single")
+        }
+    assert [tuple(row) for row in found["bulk"]] == [tuple(row) for row in found["single"]]
+    assert [row[0] for row in found["bulk"]] == payloads
+
+
 def test_rows_of_numbers_dates_and_text_go_in_as_given(app, members):
     rows = [
         {"member_id": m, "day": date(2026, 1, n + 1), "spend_minor": 100 * n, "purchases": n}
