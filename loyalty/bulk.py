@@ -4,19 +4,18 @@ On PostgreSQL the rows travel as one array per column, turned back into rows by 
 one short statement with a parameter per column, run by the server as a set. A pipelined
 executemany runs its statement once per row, which measured 2 to 3.5 times slower for rows of
 numbers, text and times, and a multi-row VALUES list is a statement psycopg must rewrite at
-every call. An inserted JSON value travels as its JSON text, in a text array, and is cast back
-in the statement (1,000 outbox rows: 14–17 ms of CPU against 28–41 ms as an executemany, whose
-JSON parameters psycopg wraps one by one). Updates and upserts of JSON columns, and SQLite,
-whose driver runs in-process, go as an executemany.
+every call. Rows with a JSON value are the exception (arrays of JSON text measured 1.4 times
+slower than an executemany; tried again on the POS pull, where receipts carry their lines as
+JSON, the pull fell from 2,560 to 2,060–2,210 receipts/s: psycopg quotes each document into the
+array literal), as is SQLite, whose driver runs in-process: they go as an executemany.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, column, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -33,21 +32,12 @@ def _as_arrays(session: Session, table: Table, names: Sequence[str]) -> bool:
     return is_postgres(session) and not any(isinstance(table.c[n].type, JSON) for n in names)
 
 
-def _unnest(
-    table: Table,
-    names: Sequence[str],
-    rows: Sequence[Row],
-    dumps: Callable[[Any], str] | None = None,
-) -> FromClause:
-    """The rows as a derived table `v` with the table's column names and types; with `dumps`,
-    a JSON column's values as their JSON text (cast back by the caller)."""
+def _unnest(table: Table, names: Sequence[str], rows: Sequence[Row]) -> FromClause:
+    """The rows as a derived table `v` with the table's column names and types."""
     arrays, columns = [], []
     for name in names:
         values = [row[name] for row in rows]
         kind = table.c[name].type
-        if dumps is not None and isinstance(kind, JSON):
-            values = [None if v is None and kind.none_as_null else dumps(v) for v in values]
-            kind = Text()
         arrays.append(bindparam(f"v_{name}", values, type_=ARRAY(kind)))
         columns.append(column(name, kind))
     return func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
@@ -71,22 +61,13 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Row]) -> None:
     """INSERT the rows (each with the same keys)."""
     if not rows:
         return
-    if not is_postgres(session):
+    filled = _filled(table, rows) if is_postgres(session) else []
+    names = list(filled[0]) if filled else []
+    if not filled or not _as_arrays(session, table, names):
         session.execute(insert(table), list(rows))
         return
-    filled = _filled(table, rows)
-    names = list(filled[0])
-    source = _unnest(table, names, filled, _json_dumps(session))
-    values = [
-        cast(source.c[n], table.c[n].type) if isinstance(table.c[n].type, JSON) else source.c[n]
-        for n in names
-    ]
-    session.execute(insert(table).from_select(names, select(*values)))
-
-
-def _json_dumps(session: Session) -> Callable[[Any], str]:
-    """How the engine writes a JSON value (its `json_serializer`, else `json.dumps`)."""
-    return getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
+    source = _unnest(table, names, filled)
+    session.execute(insert(table).from_select(names, select(*source.c)))
 
 
 def update_rows(
