@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from loyalty.bulk import insert_rows
-from loyalty.db import is_postgres, one_of, utcnow
+from loyalty.db import UTCDateTime, is_postgres, one_of, utcnow
 from loyalty.models import OutboxMessage
 
 Handler = Callable[[Session, dict[str, Any]], None]
@@ -41,6 +52,29 @@ def emit_many(session: Session, topic: str, payloads: list[dict[str, Any]]) -> N
     if payloads:
         insert_rows(session, OUTBOX, [{"topic": topic, "payload": p} for p in payloads])
         session.info[PENDING_FLAG] = True
+
+
+def emit_each(session: Session, topic: str, key: str, ids: Sequence[int]) -> None:
+    """`emit_many` of the payloads `{key: id}`, one per id, in order. On PostgreSQL the ids go
+    as one array and the server makes the documents: no JSON passes through Python."""
+    if not ids:
+        return
+    if not is_postgres(session):
+        emit_many(session, topic, [{key: i} for i in ids])
+        return
+    given = bindparam("ids", list(ids), type_=ARRAY(BigInteger))
+    v = (
+        func.unnest(given)
+        .table_valued(column("id", BigInteger), with_ordinality="n")
+        .render_derived(name="v")
+    )
+    rows = select(
+        literal(topic), func.jsonb_build_object(key, v.c.id), literal("pending"), literal(0),
+        literal(utcnow(), UTCDateTime()),
+    ).order_by(v.c.n)  # fmt: skip
+    names = ["topic", "payload", "status", "attempts", "created_at"]
+    session.execute(insert(OUTBOX).from_select(names, rows))
+    session.info[PENDING_FLAG] = True
 
 
 @dataclass(frozen=True)

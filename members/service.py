@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from loyalty.bulk import insert_rows
 from loyalty.db import reserve_ids, utcnow
 from loyalty.errors import InvalidInput
-from loyalty.outbox import emit, emit_many
+from loyalty.outbox import emit, emit_each
 from members.cards.codes import luhn_check_digit
 from members.cards.service import issue_card, issue_cards
 from members.errors import DuplicateMember, UnknownMember
@@ -131,7 +131,7 @@ def add_imported_members(session: Session, enrolments: list[Enrolment]) -> list[
         issue_cards(
             session, [i for i, e in zip(ids, enrolments, strict=True) if e.card_kind == kind], kind
         )
-    emit_many(session, "member.enrolled", [{"member_id": member_id} for member_id in ids])
+    emit_each(session, "member.enrolled", "member_id", ids)
     return ids
 
 

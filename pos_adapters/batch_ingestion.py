@@ -15,7 +15,7 @@ from loyalty.bulk import insert_rows
 from loyalty.db import one_of, reserve_ids
 from loyalty.errors import DomainError, InvalidInput
 from loyalty.money import to_minor
-from loyalty.outbox import emit_many
+from loyalty.outbox import emit_each
 from members.models import Member
 from pos_adapters.errors import ReceiptConflict
 from pos_adapters.ingestion import Source, items_of, receipt_hash
@@ -141,7 +141,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     # rows go in by external id, one order for every writer: batches holding the same receipts
     # never deadlock on the unique index; ids and messages keep the order the sales came in
     insert_rows(session, SALES, sorted(rows, key=lambda row: row["external_id"]))
-    emit_many(session, "transaction.recorded", [{"transaction_id": row["id"]} for row in rows])
+    emit_each(session, "transaction.recorded", "transaction_id", [row["id"] for row in rows])
 
 
 def _hold_pending(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from loyalty.bulk import insert_rows, update_rows, upsert_rows
 from loyalty.db import reserve_ids
 from loyalty.extensions import db
 from loyalty.models import OutboxMessage
+from loyalty.outbox import emit_each, emit_many
 from loyalty.unit_of_work import unit_of_work
 from members.models import Member, MemberDay
 from members.service import Enrolment, enrol_member
@@ -69,6 +70,27 @@ def test_json_values_go_in_as_an_orm_insert_writes_them(app):
         }
     assert [tuple(row) for row in found["bulk"]] == [tuple(row) for row in found["single"]]
     assert [row[0] for row in found["bulk"]] == payloads
+
+
+def test_emit_each_writes_the_messages_emit_many_writes_in_the_same_order(app):
+    ids = [5, 3, 9, 2**40, 1]
+    with app.app_context():
+        emit_many(db.session, "many", [{"transaction_id": i} for i in ids])
+        emit_each(db.session, "each", "transaction_id", ids)
+        emit_each(db.session, "none", "transaction_id", [])
+        db.session.commit()
+        found = {
+            topic: db.session.execute(
+                select(OUTBOX.c.payload, OUTBOX.c.status, OUTBOX.c.attempts, OUTBOX.c.created_at)
+                .where(OUTBOX.c.topic == topic)
+                .order_by(OUTBOX.c.id)
+            ).all()
+            for topic in ("many", "each", "none")
+        }
+    assert [tuple(r[:3]) for r in found["each"]] == [tuple(r[:3]) for r in found["many"]]
+    assert [r[0] for r in found["each"]] == [{"transaction_id": i} for i in ids]
+    assert all(r[3].tzinfo is not None for r in found["each"])
+    assert found["none"] == []
 
 
 def test_rows_of_numbers_dates_and_text_go_in_as_given(app, members):
