@@ -4,8 +4,6 @@ CLI, or an in-process request), and the periodic task that starts the runs that 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
@@ -69,26 +67,21 @@ def run_pages(session: AnySession, run_id: int, settings: SyncSettings) -> Itera
 
 
 def _pull(session: AnySession, run: PosSyncRun, settings: SyncSettings) -> Iterator[Counts]:
-    """The pages of the run; returns the error that ended it, if one did. The next pages are
-    fetched while the last are recorded (one fetch ahead, on a thread of its own)."""
+    """The pages of the run; returns the error that ended it, if one did."""
     try:
         with unit_of_work(session):
             source = get_source(session, run.source_id)
             client = client_for(source, settings)
             target = target_for(session, source, settings, client)
             cursor = None if run.since else source.cursor
-        with ThreadPoolExecutor(1, thread_name_prefix="pos-fetch") as fetcher:
-            fetch = partial(_pages, client, since=run.since, at_least=settings.commit_receipts)
-            ahead = fetcher.submit(fetch, cursor)
-            while True:
-                page = ahead.result()
-                if page.more:
-                    ahead = fetcher.submit(fetch, page.cursor)
-                with unit_of_work(session):
-                    counts = record_page(session, run, target, page)
-                yield counts
-                if not page.more:
-                    return None
+        while True:
+            page = _pages(client, cursor, run.since, settings.commit_receipts)
+            with unit_of_work(session):
+                counts = record_page(session, run, target, page)
+            yield counts
+            cursor = page.cursor
+            if not page.more:
+                return None
     except (VendorError, SecretUnreadable) as exc:
         return str(exc)[:2000]
 
