@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
+from rewards.campaigns.planning import in_holdout
 from tests.factories import Program, receipt
 from tests.integration.test_campaign_triggers import (
     BANGKOK,
@@ -136,11 +137,25 @@ def live(reported: dict) -> dict:
     }
 
 
+def treated_and_held_out(
+    stack: Stack, program: Program, campaign_id: int, treated: int, held_out: int
+) -> list[dict]:
+    """`treated` members the campaign treats, then `held_out` members it holds out: the same
+    history whatever ids the database hands out (the holdout is a hash of the ids)."""
+    found: dict[bool, list[dict]] = {True: [], False: []}
+    while len(found[False]) < treated or len(found[True]) < held_out:
+        member = stack.enrol(program)
+        found[in_holdout(campaign_id, member["id"], COFFEE_LOVERS["holdout_percent"])].append(
+            member
+        )
+    return found[False][:treated] + found[True][:held_out]
+
+
 def test_simulating_a_live_campaign_over_its_history_gives_what_its_report_shows(
     stack, program, ledger
 ):
     campaign = stack.launch(program, COFFEE_LOVERS)
-    members = [stack.enrol(program) for _ in range(12)]
+    members = treated_and_held_out(stack, program, campaign["id"], 10, 2)
     start = datetime.now(BANGKOK) - timedelta(days=25)
     replay(stack, program, ledger, history(members, 48, start))
 
