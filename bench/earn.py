@@ -50,8 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-duration", type=float, default=30, help="batch phase, seconds")
     p.add_argument(
         "--phases",
-        default="receipts,batches,latency",
-        help="which phases, in order: receipts, batches, latency",
+        default="receipts,batches,latency,connections",
+        help="which phases, in order: receipts, batches, latency, connections",
+    )
+    p.add_argument(
+        "--connections", type=int, default=1500, help="concurrent connections to card resolve"
     )
     return p.parse_args(argv)
 
@@ -162,6 +165,19 @@ def latency_phase(
     }
 
 
+def connections_phase(args: argparse.Namespace, program: fixtures.Program) -> dict[str, Any]:
+    """`connections` tills' connections open at once, each resolving a card at the same moment:
+    how many were answered within 1 s, and the latencies."""
+    tally = load.burst(args.port, args.connections, scenarios.resolve_sender(program))
+    answered = sorted(tally.latencies)
+    return {
+        "connections": args.connections,
+        "statuses": dict(tally.statuses),
+        "within_1s": sum(1 for latency in answered if latency <= 1.0),
+        "latency_ms": load.summary_ms(answered),
+    }
+
+
 class profiling:
     """With --profile, py-spy records the RQ worker and the gunicorn workers meanwhile."""
 
@@ -220,6 +236,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["redeem"] = latency_phase(
                 args, running, scenarios.redeem_sender(program, funded, 1)
             )
+        if "connections" in phases:
+            print(f"{args.connections} connections resolving at once …", flush=True)
+            results["connections"] = connections_phase(args, program)
     results["integrity"] = progress.integrity(args.database)
     print(report.table(results))
     print(f"results: {report.write_json(results, stamp)}")

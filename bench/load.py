@@ -43,6 +43,14 @@ class Connection:
                     return 0
         return 0
 
+    def open(self) -> bool:
+        """Connect now (the kernel completes it even before the server accepts)."""
+        try:
+            self._conn.connect()
+            return True
+        except OSError:
+            return False
+
     def close(self) -> None:
         self._conn.close()
 
@@ -125,6 +133,30 @@ def open_loop(port: int, rate: float, duration: float, send: Send, senders: int 
         conn.close()
 
     run_threads([threading.Thread(target=sender) for _ in range(senders)])
+    return tally
+
+
+def burst(port: int, connections: int, send: Send) -> Tally:
+    """`connections` clients open a connection each, then all send one request at the same
+    moment; each latency runs from that moment (a refused connection counts as status 0)."""
+    conns = [Connection(port) for _ in range(connections)]
+    opened = [conn.open() for conn in conns]
+    tally, go = Tally(), threading.Barrier(connections + 1)
+    moment: list[float] = []
+
+    def client(i: int) -> None:
+        go.wait()
+        status = send(conns[i], i) if opened[i] else 0
+        tally.add(status, time.perf_counter() - moment[0], is_2xx)
+        conns[i].close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    moment.append(time.perf_counter())
+    go.wait()
+    for thread in threads:
+        thread.join()
     return tally
 
 

@@ -128,6 +128,12 @@ def table(results: dict[str, Any]) -> str:
     for name in ("resolve", "redeem"):
         if lat := results.get(name):
             lines.append(_cpu_line(f"CPU ms per {name}", lat["cpu_per_request"]))
+    if c := results.get("connections"):
+        ms = c["latency_ms"]
+        lines.append(_row(f"{c['connections']} connections resolving: within 1 s",
+                          f"{c['within_1s']}", f"all; statuses {c['statuses']}"))  # fmt: skip
+        spread = f"{ms['p50']} / {ms['p99']} / {ms['max']}"
+        lines.append(_row("  their latency p50 / p99 / max ms", spread))
     bad = {k: v for k, v in results["integrity"].items() if v}
     lines.append(_row("integrity checks", "ok" if not bad else json.dumps(bad)))
     return "\n".join(lines)
