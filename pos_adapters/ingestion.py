@@ -100,8 +100,7 @@ def record_receipt(
     digest = receipt_hash(receipt)
     if receipt["type"] == "sale":
         return _record_sale(session, receipt, source, digest)
-    existing = _find(session, source.store_id, receipt["external_id"])
-    if existing is not None:
+    if (existing := _recorded(session, source, receipt)) is not None:
         return _replayed(existing, digest), False
     _check_currency(receipt, source)
     txn = _new_transaction(session, receipt, source, digest)
@@ -123,8 +122,7 @@ def _record_sale(
         _check_currency(receipt, source)
         txn = _new_transaction(session, receipt, source, digest)
     except InvalidInput:  # a replay is answered as the first, whatever its code is now
-        assert source.store_id is not None
-        if (existing := _find(session, source.store_id, receipt["external_id"])) is not None:
+        if (existing := _recorded(session, source, receipt)) is not None:
             return _replayed(existing, digest), False
         raise
     _hold_pending(session, txn)
@@ -150,9 +148,13 @@ def _insert_once(session: Session, txn: Transaction) -> bool:
     return True
 
 
-def _first(session: Session, source: Source, receipt: dict[str, Any]) -> Transaction:
+def _recorded(session: Session, source: Source, receipt: dict[str, Any]) -> Transaction | None:
     assert source.store_id is not None
-    first = _find(session, source.store_id, receipt["external_id"])
+    return _find(session, source.store_id, receipt["external_id"])
+
+
+def _first(session: Session, source: Source, receipt: dict[str, Any]) -> Transaction:
+    first = _recorded(session, source, receipt)
     assert first is not None, "a receipt that clashed on its key is there"
     return first
 

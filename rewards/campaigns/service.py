@@ -24,6 +24,7 @@ from rewards.campaigns.schemas import TRANSACTION_EFFECTS
 from rewards.models import Campaign, CampaignVersion
 
 BASE_EARNING = "base_earning"
+BASE_MISSING = "The base earning campaign is missing; run the migrations."
 RULE_FIELDS = (
     "inactive_days",
     "days_before",
@@ -187,7 +188,7 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
 def base_earning(session: Session) -> Campaign:
     found = session.scalar(select(Campaign).where(Campaign.builtin == BASE_EARNING))
     if found is None:
-        raise UnknownCampaign("The base earning campaign is missing; run the migrations.")
+        raise UnknownCampaign(BASE_MISSING)
     return found
 
 

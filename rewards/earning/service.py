@@ -13,7 +13,13 @@ from loyalty.bulk import update_rows
 from loyalty.db import one_of, per_transaction
 from loyalty.settings import get_setting
 from members.models import Member, Tier
-from rewards.campaigns.service import BASE_EARNING, UnknownCampaign, base_rate, rate_of
+from rewards.campaigns.service import (
+    BASE_EARNING,
+    BASE_MISSING,
+    UnknownCampaign,
+    base_rate,
+    rate_of,
+)
 from rewards.earning.points import EarnBasis, refund_reversal
 from rewards.ledger import journal, lots
 from rewards.models import Campaign, JournalEntry
@@ -54,7 +60,7 @@ def earn_basis(session: Session, member_id: int) -> EarnBasis:
         select(Campaign.definition, multiplier).where(Campaign.builtin == BASE_EARNING)
     ).one_or_none()
     if found is None:
-        raise UnknownCampaign("The base earning campaign is missing; run the migrations.")
+        raise UnknownCampaign(BASE_MISSING)
     points, amount_minor = rate_of(found[0])
     tier = Decimal(str(found[1])) if found[1] is not None else Decimal(1)
     return EarnBasis(points, amount_minor, tier)

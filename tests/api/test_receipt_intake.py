@@ -69,14 +69,20 @@ def _post(client, headers, n: int):
     return client.post("/api/v1/transactions", json=receipt(f"K-{n}", "50.00"), headers=headers)
 
 
-def test_a_key_revoked_through_the_api_is_refused_at_once(app, client, program):
-    app.config["TERMINAL_KEY_CACHE_SECONDS"] = 60
+def _new_till(client, program) -> tuple[int, dict[str, str]]:
+    """A new terminal of BKK01: its id and the headers that carry its key."""
     r = client.post("/api/v1/terminals", json={"store": "BKK01", "name": "Till 9"},
                     headers=program.headers("admin"))  # fmt: skip
-    till = {"Authorization": f"Bearer {r.get_json()['api_key']}"}
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"], {"Authorization": f"Bearer {r.get_json()['api_key']}"}
+
+
+def test_a_key_revoked_through_the_api_is_refused_at_once(app, client, program):
+    app.config["TERMINAL_KEY_CACHE_SECONDS"] = 60
+    terminal_id, till = _new_till(client, program)
     assert _post(client, till, 1).status_code == 201
     revoked = client.post(
-        f"/api/v1/terminals/{r.get_json()['id']}/revoke", headers=program.headers("admin")
+        f"/api/v1/terminals/{terminal_id}/revoke", headers=program.headers("admin")
     )
     assert revoked.status_code == 200
     assert _post(client, till, 2).status_code == 401
@@ -84,13 +90,11 @@ def test_a_key_revoked_through_the_api_is_refused_at_once(app, client, program):
 
 def test_a_key_revoked_elsewhere_is_refused_once_the_cache_lapses(app, client, program):
     app.config["TERMINAL_KEY_CACHE_SECONDS"] = 1
-    r = client.post("/api/v1/terminals", json={"store": "BKK01", "name": "Till 8"},
-                    headers=program.headers("admin"))  # fmt: skip
-    till = {"Authorization": f"Bearer {r.get_json()['api_key']}"}
+    terminal_id, till = _new_till(client, program)
     assert _post(client, till, 1).status_code == 201
     with app.app_context():  # another process revokes it: this one is not told
         db.session.execute(
-            update(Terminal).where(Terminal.id == r.get_json()["id"]).values(revoked_at=utcnow())
+            update(Terminal).where(Terminal.id == terminal_id).values(revoked_at=utcnow())
         )
         db.session.commit()
     assert _post(client, till, 2).status_code == 201  # remembered for a second
