@@ -25,6 +25,7 @@ from rewards.campaigns.facts import basket_facts, member_facts
 from rewards.campaigns.planning import (
     Basket,
     CampaignRule,
+    Effect,
     Event,
     Outcome,
     effect_points,
@@ -184,14 +185,33 @@ def _take_budget(session: Session, rule: CampaignRule, points: int) -> bool:
     return bool(session.execute(stmt).rowcount)
 
 
-def _tag(session: Session, member_id: int, tags: set[str]) -> None:
-    """Put tags on the member (one statement; tags already there stay as they are)."""
+def tag_members(session: Session, tags: set[tuple[int, str]]) -> None:
+    """Put tags on members, (member, tag) each, in one statement; a tag already there stays
+    as it is."""
+    if not tags:
+        return
     now = utcnow()
-    rows = [{"member_id": member_id, "tag": tag, "created_at": now} for tag in sorted(tags)]
+    rows = [{"member_id": member, "tag": tag, "created_at": now} for member, tag in sorted(tags)]
     session.execute(dialect_insert(session, MemberTag.__table__).on_conflict_do_nothing(), rows)
 
 
 Credit = tuple[dict[str, Any], journal.Entry]  # the result to name the entry in, the entry
+
+
+def bonus_entry(rule: CampaignRule, event: Event, effect: Effect, points: int) -> journal.Entry:
+    """The journal entry of a points effect; its key makes it once per campaign version,
+    event and effect."""
+    return journal.Entry(
+        member_id=event.member_id,
+        kind="bonus",
+        points=points,
+        account="campaign",
+        key=f"campaign:{rule.id}:v{rule.version}:{event.key}:{effect.index}",
+        cause_type="transaction" if event.transaction_id else "campaign",
+        cause_id=str(event.transaction_id or rule.id),
+        description=rule.name,
+        rule=f"campaign:{rule.id}:v{rule.version}",
+    )
 
 
 def _apply_effects(
@@ -209,19 +229,8 @@ def _apply_effects(
     for effect, points in outcome.effects:
         result: dict[str, Any] = {"type": effect.type}
         if points > 0:
-            spec = journal.Entry(
-                member_id=event.member_id,
-                kind="bonus",
-                points=points,
-                account="campaign",
-                key=f"campaign:{rule.id}:v{rule.version}:{event.key}:{effect.index}",
-                cause_type="transaction" if event.transaction_id else "campaign",
-                cause_id=str(event.transaction_id or rule.id),
-                description=rule.name,
-                rule=f"campaign:{rule.id}:v{rule.version}",
-            )
             result["points"] = points
-            credits.append((result, spec))
+            credits.append((result, bonus_entry(rule, event, effect, points)))
         elif effect.type == "issue_reward":
             assert effect.reward_id is not None
             voucher = redemption.grant_reward(
@@ -249,7 +258,7 @@ def _apply_effects(
             result.update(status=sent.status, reason=sent.reason, message_id=sent.message_id)
         elif effect.type == "tag_member":
             assert effect.tag is not None
-            _tag(session, event.member_id, {effect.tag})
+            tag_members(session, {(event.member_id, effect.tag)})
             result["tag"] = effect.tag
         else:
             result["points"] = 0
@@ -257,7 +266,7 @@ def _apply_effects(
     return results, credits
 
 
-def _application(
+def application_row(
     event: Event, outcome: Outcome, facts: dict[str, Any], results: list[dict[str, Any]]
 ) -> dict[str, Any]:
     points = outcome.points if outcome.group == "treated" else 0
@@ -296,7 +305,7 @@ def apply_outcomes(
             results, owed = _apply_effects(session, event, outcome, settings)
             credits.extend(owed)
             given += outcome.points
-        rows.append(_application(event, outcome, facts, results))
+        rows.append(application_row(event, outcome, facts, results))
     if credits:
         expires_at = points_expiry(session, event.occurred_at, settings.timezone)
         ids = journal.credit_many(session, [spec for _result, spec in credits], expires_at)

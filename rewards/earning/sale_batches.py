@@ -2,17 +2,18 @@
 work as `processing.process_sale` for each, in the same order, with a handful of statements
 for the whole run instead of some twenty per sale.
 
-It applies while the program earns by the base rule alone: no live campaign on
-`transaction.recorded`, and a base rule without conditions or audience. Otherwise, and for
-the sales of members who may not earn (merged, erased), the outbox gives the sales to
-`process_sale` one at a time. Each sale's row and each member's row are locked first (on
-PostgreSQL; SQLite holds its write lock), so the figures read are the figures written.
+It applies while the base rule has no conditions or audience and every live campaign on
+`transaction.recorded` gives points or tags only: those campaigns are decided for the whole
+run by `rewards/campaigns/sale_runs.py`. Otherwise, and for the sales of members who may not
+earn (merged, erased), the outbox gives the sales to `process_sale` one at a time. Each
+sale's row and each member's row are locked first (on PostgreSQL; SQLite holds its write
+lock), so the figures read are the figures written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,8 +29,9 @@ from members.models import Member, MemberDay
 from members.tiers import policy as rules
 from members.tiers.moves import Move, change_tier
 from members.tiers.service import PolicyVersion, policy_in_force
-from rewards.campaigns import engine
+from rewards.campaigns import engine, sale_runs
 from rewards.campaigns.facts import lines_of
+from rewards.campaigns.planning import Basket, Event
 from rewards.earning.points import EarnBasis, base_points
 from rewards.earning.service import Purchase, base_entry, count_purchases, earn_rate, multipliers
 from rewards.ledger import journal, lots
@@ -37,16 +39,18 @@ from rewards.models import Transaction
 
 SALES = Transaction.__table__
 MEMBERS = Member.__table__
+TRIGGER = "transaction.recorded"
 
 
 def batchable(session: Session) -> bool:
-    """Whether the live program earns on a sale by the base rule alone."""
+    """Whether the live program can decide a run of sales at once: a base rule for everyone
+    and campaigns on the sale that give points or tags only."""
     program = engine.live_program(session)
     base = program.base
     plain_base = base is None or (
         not base.conditions and base.tiers is None and base.segments is None and base.tags is None
     )
-    return plain_base and not program.rules_for("transaction.recorded")
+    return plain_base and sale_runs.decidable(program.rules_for(TRIGGER))
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Run:
     purchases: list[Purchase] = field(default_factory=list)
     activities: list[activity.Purchase] = field(default_factory=list)
     sales: list[dict[str, Any]] = field(default_factory=list)
+    campaigns: sale_runs.SaleCampaigns | None = None
 
     @property
     def tiered(self) -> bool:
@@ -86,8 +91,10 @@ def _locked_sales(session: Session, ids: Sequence[int]) -> dict[int, Any]:
 
 
 def _locked_members(session: Session, member_ids: set[int]) -> dict[int, Any]:
+    m = MEMBERS.c
     stmt = (
-        select(MEMBERS.c.id, MEMBERS.c.status, MEMBERS.c.tier_code, MEMBERS.c.points_balance)
+        select(m.id, m.status, m.tier_code, m.points_balance, m.visits, m.lifetime_spend_minor)
+        .add_columns(m.enrolled_at, m.birthdate)
         .where(one_of(session, MEMBERS.c.id, member_ids))
         .order_by(MEMBERS.c.id)
     )
@@ -146,11 +153,15 @@ def process_sales(session: Session, transaction_ids: Sequence[int], timezone: st
     run = _new_run(session, timezone)
     states = {m: MemberState(row.tier_code) for m, row in members.items()}
     earning = [s for s in todo if s.member_id is not None]
+    rules = engine.live_program(session).rules_for(TRIGGER)
+    if rules and earning:
+        stores = {s.store_id for s in earning}
+        run.campaigns = sale_runs.for_run(session, rules, members, stores, timezone)
     if run.tiered and earning:
         _window_days(session, run, states, earning)
     for sale in todo:
         if sale.member_id is None:
-            run.sales.append(_processed(sale, 0, None))
+            run.sales.append(_processed(sale, 0, 0, None))
         else:
             _earn(session, run, states[sale.member_id], sale)
     _write(session, run, {m: int(row.points_balance) for m, row in members.items()})
@@ -166,28 +177,49 @@ def _earn(session: Session, run: Run, state: MemberState, sale: Any) -> None:
     purchase = Purchase(
         sale.id, sale.member_id, total, sale.occurred_at, sale.store_id, sale.external_id
     )
+    expiry, lines = _expiry(run, sale.occurred_at), lines_of(sale.items)
     if points > 0:
-        run.credits.append((base_entry(purchase, points), _expiry(run, sale.occurred_at)))
+        run.credits.append((base_entry(purchase, points), expiry))
+    bonus = _bonus(run, state, sale, Basket(total, None, lines, points, basis))
+    run.credits.extend((entry, expiry) for entry in bonus)
+    awarded = points + sum(entry.points for entry in bonus)
     run.purchases.append(purchase)
     earn_basis = {**basis.as_dict(), "version": run.base_version}
-    run.sales.append(_processed(sale, points, earn_basis))
+    run.sales.append(_processed(sale, points, awarded, earn_basis))
     run.activities.append(
         activity.Purchase(
             member_id=sale.member_id,
             at=sale.occurred_at,
             spend_minor=total,
             receipts=1,
-            points=points,
+            points=awarded,
             store_id=sale.store_id,
-            categories=[(line.category, line.amount_minor) for line in lines_of(sale.items)],
+            categories=[(line.category, line.amount_minor) for line in lines],
         )
     )
     if run.tiered:
         day = rules.program_day(sale.occurred_at, run.timezone)
         held = state.days.setdefault(day, [0, 0])
         held[0] += total
-        held[1] += points
+        held[1] += awarded
         _reassess(session, run, state, sale)
+
+
+def _bonus(run: Run, state: MemberState, sale: Any, basket: Basket) -> list[journal.Entry]:
+    """The campaigns' entries for the sale (its visit and spend counted first, as
+    `process_sale` counts them before it plans)."""
+    if run.campaigns is None:
+        return []
+    run.campaigns.profiles.count(sale.member_id, basket.total_minor)
+    event = Event(
+        trigger=TRIGGER,
+        key=f"txn:{sale.id}",
+        member_id=sale.member_id,
+        occurred_at=sale.occurred_at,
+        basket=replace(basket, store_code=run.campaigns.stores.get(sale.store_id)),
+        transaction_id=sale.id,
+    )
+    return run.campaigns.decide(event, state.tier)
 
 
 def _reassess(session: Session, run: Run, state: MemberState, sale: Any) -> None:
@@ -210,18 +242,23 @@ def _expiry(run: Run, at: datetime) -> datetime:
     return lots.expiry_for(at, run.expiry_months, run.timezone)
 
 
-def _processed(sale: Any, points: int, basis: dict[str, Any] | None) -> dict[str, Any]:
+def _processed(
+    sale: Any, points: int, awarded: int, basis: dict[str, Any] | None
+) -> dict[str, Any]:
     return {
         "id": sale.id,
         "base_points": points,
-        "points_awarded": points,
+        "points_awarded": awarded,
         "earn_basis": basis,
     }
 
 
 def _write(session: Session, run: Run, balances: dict[int, int]) -> None:
     """The run's decisions in one statement per table."""
-    journal.credit_batch(session, run.credits, balances)
+    ids = journal.credit_batch(session, run.credits, balances)
+    if run.campaigns is not None:
+        keys = {spec.key: entry_id for (spec, _), entry_id in zip(run.credits, ids, strict=True)}
+        run.campaigns.write(session, keys)
     if run.purchases:
         count_purchases(session, run.purchases)
     activity.record_many(session, run.activities, run.timezone)
