@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import cpu, fixtures, load, progress, report, scenarios, stack
+from bench import campaign_mix, cpu, fixtures, load, progress, report, scenarios, stack
 from bench.yardstick import run_pgbench
 
 
@@ -56,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--connections", type=int, default=1500, help="concurrent connections to card resolve"
     )
+    p.add_argument(
+        "--campaigns", type=int, default=0,
+        help="live transaction.recorded campaigns (the mix of bench/campaign_mix.py)",
+    )  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -246,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 FUNDED, OPENING_POINTS = 500, 100_000
+CAMPAIGN_RECEIPTS = 50_000  # what the mix's budgets are sized for
 
 
 def service_config(args: argparse.Namespace) -> stack.ServiceConfig:
@@ -268,10 +273,15 @@ def prepare(args: argparse.Namespace, config: stack.ServiceConfig) -> fixtures.P
     stack.flush_redis(args.redis_db)
     stack.migrate(config)
     funded = min(FUNDED, args.members)
-    return fixtures.build_program(
+    program = fixtures.build_program(
         stack.sqlalchemy_url(args.database), args.stores, args.clients, args.members,
         funded, OPENING_POINTS,
     )  # fmt: skip
+    if args.campaigns:
+        codes = fixtures.store_codes(args.stores)
+        docs = campaign_mix.campaign_docs(args.campaigns, codes, CAMPAIGN_RECEIPTS)
+        campaign_mix.launch(stack.sqlalchemy_url(args.database), docs)
+    return program
 
 
 if __name__ == "__main__":
