@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-duration", type=float, default=30, help="batch phase, seconds")
     p.add_argument(
         "--phases",
-        default="receipts,batches,latency,connections",
-        help="which phases, in order: receipts, batches, latency, connections",
+        default="receipts,batches,latency,streaming,connections",
+        help="which phases, in order: receipts, batches, latency, streaming, connections",
     )
+    p.add_argument("--stream-rate", type=float, default=500, help="streaming phase: receipts/s")
+    p.add_argument("--stream-batch", type=int, default=50, help="streaming phase: a batch's size")
     p.add_argument(
         "--connections", type=int, default=1500, help="concurrent connections to card resolve"
     )
@@ -169,6 +172,43 @@ def latency_phase(
     }
 
 
+def streaming_phase(
+    args: argparse.Namespace, program: fixtures.Program, running: stack.Running, run_id: str
+) -> dict[str, Any]:
+    """Receipts stream at `stream_rate`/s (batches of `stream_batch`, on a fixed schedule)
+    while tills resolve, quote and redeem at `rate`/s each, for `latency_duration` s."""
+    funded = min(FUNDED, len(program.shoppers))
+    work = {
+        "stream": (args.stream_rate / args.stream_batch,
+                   scenarios.batch_sender(program, run_id, 0, args.stream_batch)),
+        "resolve": (args.rate, scenarios.resolve_sender(program)),
+        "quote": (args.rate, scenarios.quote_sender(program)),
+        "redeem": (args.rate, scenarios.redeem_sender(program, funded, 1)),
+    }  # fmt: skip
+    tallies: dict[str, load.Tally] = {}
+
+    def run(name: str) -> None:
+        rate, send = work[name]
+        tallies[name] = load.open_loop(args.port, rate, args.latency_duration, send, senders=8)
+
+    before = cpu.sample(cpu.groups_of(running, args.database))
+    load.run_threads([threading.Thread(target=run, args=(name,)) for name in work])
+    after = cpu.sample(cpu.groups_of(running, args.database))
+    done = progress.wait_processed(args.database, args.drain_timeout)
+    return {
+        "stream_rate": args.stream_rate,
+        "stream_batch": args.stream_batch,
+        "rate": args.rate,
+        "duration_s": args.latency_duration,
+        "all_processed": done.processed == done.recorded,
+        "cpu_ms_in_phase": cpu.breakdown(before, after, 1),
+        **{
+            name: {"statuses": dict(t.statuses), "latency_ms": load.summary_ms(t.latencies)}
+            for name, t in tallies.items()
+        },
+    }
+
+
 def connections_phase(args: argparse.Namespace, program: fixtures.Program) -> dict[str, Any]:
     """`connections` tills' connections open at once, each resolving a card at the same moment:
     how many were answered within 1 s, and the latencies."""
@@ -240,6 +280,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["redeem"] = latency_phase(
                 args, running, scenarios.redeem_sender(program, funded, 1)
             )
+        if "streaming" in phases:
+            print(f"resolve, quote and redeem at {args.rate:.0f}/s each while receipts stream "
+                  f"at {args.stream_rate:.0f}/s …", flush=True)  # fmt: skip
+            results["streaming"] = streaming_phase(args, program, running, f"S{stamp}")
         if "connections" in phases:
             print(f"{args.connections} connections resolving at once …", flush=True)
             results["connections"] = connections_phase(args, program)

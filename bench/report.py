@@ -104,6 +104,21 @@ def _receipt_lines(r: dict[str, Any], pgbench: dict[str, Any] | None) -> list[st
     ]
 
 
+def _streaming_lines(st: dict[str, Any]) -> list[str]:
+    lines = []
+    stream = st["stream"]["latency_ms"]
+    lines.append(_row(f"stream of {st['stream_rate']:.0f} receipts/s (batches of "
+                      f"{st['stream_batch']}) p50 / p99 ms", f"{stream['p50']} / {stream['p99']}",
+                      f"statuses {st['stream']['statuses']}"))  # fmt: skip
+    for name in ("resolve", "quote", "redeem"):
+        ms = st[name]["latency_ms"]
+        lines.append(_row(f"  {name} @ {st['rate']:.0f}/s meanwhile p50 / p99 ms",
+                          f"{ms['p50']} / {ms['p99']}", "p99 ≤ 20"))  # fmt: skip
+    busy = st["cpu_ms_in_phase"]["machine_busy_pct"]
+    lines.append(_row("  machine busy meanwhile", f"{busy}%"))
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     """The headline figures, one per line, with the targets beside them."""
     m, lines = results["machine"], []
@@ -128,6 +143,8 @@ def table(results: dict[str, Any]) -> str:
     for name in ("resolve", "redeem"):
         if lat := results.get(name):
             lines.append(_cpu_line(f"CPU ms per {name}", lat["cpu_per_request"]))
+    if st := results.get("streaming"):
+        lines.extend(_streaming_lines(st))
     if c := results.get("connections"):
         ms = c["latency_ms"]
         lines.append(_row(f"{c['connections']} connections resolving: within 1 s",

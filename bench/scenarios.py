@@ -91,6 +91,19 @@ def resolve_sender(program: Program) -> Send:
     return send
 
 
+def quote_sender(program: Program) -> Send:
+    """The till asks what a basket would earn a member (`POST /quote`) before ringing it up."""
+    rng = random.Random(7)
+
+    def send(conn: Connection, i: int) -> int:
+        shopper = program.shoppers[i % len(program.shoppers)]
+        body = receipt("quote", shopper, rng)
+        del body["external_id"], body["type"]
+        return conn.post("/api/v1/quote", body, _till_for(program, i).headers)
+
+    return send
+
+
 def redeem_sender(program: Program, funded: int, points: int) -> Send:
     """The till redeems `points` for a funded member, authorised by the card's current code."""
 
