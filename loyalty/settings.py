@@ -12,6 +12,8 @@ from loyalty.models import ProgramSetting
 DEFAULTS: dict[str, Any] = {
     # What one point costs the program, for campaign cost figures (0.25 THB).
     "point_value": {"amount_minor": 25},
+    # The share of extra sales that is profit, for a campaign's incremental return.
+    "margin": {"share": "0.30"},
     # Points expire at the end of the 24th month after the month they were earned in.
     "points_expiry": {"months": 24},
 }

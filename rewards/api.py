@@ -231,6 +231,7 @@ def _settings_view() -> dict:
         "earn_rate": {"points": points, "amount": from_minor(amount_minor)},
         "points_expiry": get_setting(db.session, "points_expiry"),
         "point_value": from_minor(get_setting(db.session, "point_value")["amount_minor"]),
+        "margin": get_setting(db.session, "margin")["share"],
     }
 
 
@@ -253,6 +254,8 @@ class ProgramSettings(MethodView):
         put_setting(db.session, "points_expiry", {"months": body["points_expiry"]["months"]})
         if "point_value" in body:
             put_setting(db.session, "point_value", {"amount_minor": to_minor(body["point_value"])})
+        if "margin" in body:
+            put_setting(db.session, "margin", {"share": str(body["margin"])})
         rate = body["earn_rate"]
         current = campaigns.base_rate(db.session)
         if current != (rate["points"], to_minor(rate["amount"])):

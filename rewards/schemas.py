@@ -167,6 +167,11 @@ def point_value(value: Decimal) -> None:
         raise ma.ValidationError("must be from 0.01 to 1000.00")
 
 
+def share(value: Decimal) -> None:
+    if not Decimal(0) <= value <= Decimal(1):
+        raise ma.ValidationError("must be from 0.00 to 1.00")
+
+
 class ProgramSettingsSchema(ma.Schema):
     earn_rate = fields.Nested(
         EarnRateSchema,
@@ -177,4 +182,8 @@ class ProgramSettingsSchema(ma.Schema):
     point_value = DecimalString(
         validate=point_value,
         metadata={"description": "what one point costs the program (campaign cost figures)"},
+    )
+    margin = DecimalString(
+        validate=share,
+        metadata={"description": "the share of extra sales that is profit (campaign ROI), 0–1"},
     )

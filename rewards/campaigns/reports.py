@@ -1,4 +1,5 @@
-"""A campaign's report: reach, effects, points, rewards, messages, and the lift over holdout.
+"""A campaign's report: reach, effects, points, rewards, messages, the lift over holdout
+with its confidence interval, the cost in money and the incremental return.
 
 The lift compares spend per member between the treated members and the held-out members of
 the same audience, over the receipts since the campaign was launched (until it ended).
@@ -6,6 +7,7 @@ the same audience, over the receipts since the campaign was launched (until it e
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -16,43 +18,105 @@ from sqlalchemy.orm import Session
 from loyalty.db import utcnow
 from loyalty.models import OutgoingMessage
 from loyalty.money import format_minor
+from loyalty.settings import get_setting
+from rewards.campaigns import lift
+from rewards.campaigns.lift import NOT_ENOUGH
 from rewards.campaigns.service import get_campaign
-from rewards.models import Campaign, CampaignApplication, Redemption, Transaction, Voucher
+from rewards.models import (
+    Campaign,
+    CampaignApplication,
+    Redemption,
+    Reward,
+    Transaction,
+    Voucher,
+)
 
 SHARE = Decimal("0.0001")
 
 
-def _group(session: Session, campaign: Campaign, group: str) -> dict[str, Any]:
-    """Members of a group and what they spent (net of refunds) while the campaign ran."""
+def _spends(session: Session, campaign: Campaign, group: str) -> tuple[list[int], int]:
+    """What each member of a group spent (net of refunds, in minor units; 0 for those who
+    bought nothing) while the campaign ran, and their visits in all."""
     t = Transaction.__table__
-    members = (
-        select(CampaignApplication.member_id)
-        .where(CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group)
-        .distinct()
-    )
-    count = session.scalar(
-        select(func.count(distinct(CampaignApplication.member_id))).where(
-            CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group
+    members = set(
+        session.scalars(
+            select(CampaignApplication.member_id)
+            .where(
+                CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group
+            )
+            .distinct()
         )
     )
-    stmt = select(
-        func.coalesce(func.sum(t.c.total_minor - t.c.refunded_minor), 0), func.count(t.c.id)
-    ).where(t.c.type == "sale", t.c.member_id.in_(members))
+    stmt = (
+        select(t.c.member_id, func.sum(t.c.total_minor - t.c.refunded_minor), func.count(t.c.id))
+        .where(t.c.type == "sale", t.c.member_id.in_(members))
+        .where(t.c.occurred_at < (campaign.ended_at or utcnow()))
+        .group_by(t.c.member_id)
+    )
     if campaign.activated_at is not None:
         stmt = stmt.where(t.c.occurred_at >= campaign.activated_at)
-    stmt = stmt.where(t.c.occurred_at < (campaign.ended_at or utcnow()))
-    spend, visits = session.execute(stmt).one()
-    count = int(count or 0)
+    spent, visits = dict.fromkeys(members, 0), 0
+    for member_id, spend, count in session.execute(stmt):
+        spent[member_id], visits = int(spend), visits + int(count)
+    return list(spent.values()), visits
+
+
+def _group(spends: list[int], visits: int) -> dict[str, Any]:
+    """A group's members and what they spent."""
+    count, spend = len(spends), sum(spends)
     per_member = Decimal(spend) / count / 100 if count else Decimal(0)
     return {
         "members": count,
-        "spend": format_minor(int(spend)),
+        "spend": format_minor(spend),
         "spend_per_member": f"{per_member.quantize(Decimal('0.01'), ROUND_HALF_UP)}",
         "visits_per_member": str(
             (Decimal(visits) / count if count else Decimal(0)).quantize(SHARE)
         ),
-        "_per_member": per_member,
     }
+
+
+def _cost(session: Session, campaign_id: int, net_points: int) -> dict[str, Any]:
+    """What the campaign cost: its points (net of reversals) and the rewards it granted, each
+    at the point value (a reward at its points price)."""
+    value = int(get_setting(session, "point_value")["amount_minor"])
+    rewards = session.execute(
+        select(func.count(Redemption.id), func.coalesce(func.sum(Reward.points_cost), 0))
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.campaign_id == campaign_id, Redemption.status != "cancelled")
+    ).one()
+    points_minor, rewards_minor = net_points * value, int(rewards[1]) * value
+    return {
+        "points": net_points,
+        "points_value": format_minor(points_minor),
+        "rewards": int(rewards[0]),
+        "rewards_value": format_minor(rewards_minor),
+        "total": format_minor(points_minor + rewards_minor),
+        "_minor": points_minor + rewards_minor,
+    }
+
+
+def _lift(
+    session: Session, treated: list[int], holdout: list[int], cost: dict[str, Any]
+) -> dict[str, Any]:
+    """The lift's interval, the incremental spend and the return on the cost, or "not enough
+    data" where the groups are too small (rewards/campaigns/lift.py)."""
+    interval = lift.welch_interval(treated, holdout)
+    base = statistics.fmean(holdout) if holdout else 0.0
+    if interval is None or base <= 0:
+        return dict.fromkeys(("lift_ci95", "incremental_spend", "incremental_roi"), NOT_ENOUGH)
+    incremental = round((statistics.fmean(treated) - base) * len(treated))
+    margin = Decimal(get_setting(session, "margin")["share"])
+    roi = lift.incremental_roi(incremental, margin, cost["_minor"])
+    ratio = interval.scaled(1 / base)
+    return {
+        "lift_ci95": {"low": _share(ratio.low), "high": _share(ratio.high)},
+        "incremental_spend": format_minor(incremental),
+        "incremental_roi": None if roi is None else _share(roi),
+    }
+
+
+def _share(value: float | Decimal) -> str:
+    return f"{Decimal(value).quantize(SHARE, ROUND_HALF_UP)}"
 
 
 def _effects_and_messages(session: Session, campaign_id: int) -> tuple[Counter, Counter]:
@@ -100,15 +164,13 @@ def campaign_report(session: Session, campaign_id: int) -> dict[str, Any]:
         .where(Redemption.campaign_id == campaign.id, Voucher.status == "used")
     )
     effects, messages = _effects_and_messages(session, campaign.id)
-    treated_group, holdout_group = (
-        _group(session, campaign, "treated"),
-        _group(session, campaign, "holdout"),
-    )
-    base = holdout_group.pop("_per_member")
-    lift = None
+    treated, treated_visits = _spends(session, campaign, "treated")
+    holdout, holdout_visits = _spends(session, campaign, "holdout")
+    cost = _cost(session, campaign.id, int(net))
+    base = Decimal(sum(holdout)) / len(holdout) if holdout else Decimal(0)
+    ratio = None
     if base > 0:
-        lift = f"{(treated_group['_per_member'] / base - 1).quantize(SHARE, ROUND_HALF_UP)}"
-    treated_group.pop("_per_member")
+        ratio = _share(Decimal(sum(treated)) / len(treated) / base - 1)
     return {
         "campaign_id": campaign.id,
         "name": campaign.name,
@@ -122,7 +184,10 @@ def campaign_report(session: Session, campaign_id: int) -> dict[str, Any]:
         "rewards_issued": int(rewards_issued or 0),
         "rewards_redeemed": int(rewards_used or 0),
         "messages": dict(messages),
-        "treated": treated_group,
-        "holdout": holdout_group,
-        "lift": lift,
+        "treated": _group(treated, treated_visits),
+        "holdout": _group(holdout, holdout_visits),
+        "lift": ratio,
+        "lift_method": "welch",
+        **_lift(session, treated, holdout, cost),
+        "cost": {k: v for k, v in cost.items() if not k.startswith("_")},
     }

@@ -233,6 +233,14 @@ class GroupReportSchema(ma.Schema):
     visits_per_member = fields.String()
 
 
+class CampaignCostSchema(ma.Schema):
+    points = fields.Integer(metadata={"description": "points issued less those reversed"})
+    points_value = fields.String(metadata={"description": "points × the point value"})
+    rewards = fields.Integer(metadata={"description": "rewards granted, not cancelled"})
+    rewards_value = fields.String(metadata={"description": "their points price × point value"})
+    total = fields.String()
+
+
 class CampaignReportSchema(ma.Schema):
     campaign_id = fields.Integer()
     name = fields.String()
@@ -249,3 +257,25 @@ class CampaignReportSchema(ma.Schema):
     treated = fields.Nested(GroupReportSchema)
     holdout = fields.Nested(GroupReportSchema)
     lift = fields.String(allow_none=True, metadata={"description": "treated ÷ holdout − 1"})
+    lift_method = fields.String(metadata={"description": "how the intervals are made: welch"})
+    lift_ci95 = fields.Raw(
+        metadata={
+            "description": "the lift's 95 % interval {low, high} (Welch's interval for the "
+            "difference in spend per member, over the held-out spend per member), or "
+            '"not enough data" under 30 members in a group'
+        }
+    )
+    incremental_spend = fields.Raw(
+        metadata={
+            "description": "(treated − held-out spend per member) × treated members, or "
+            '"not enough data"'
+        }
+    )
+    incremental_roi = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "(incremental spend × margin − cost) ÷ cost; null when the campaign "
+            'cost nothing, "not enough data" under 30 members in a group'
+        },
+    )
+    cost = fields.Nested(CampaignCostSchema)
