@@ -12,6 +12,11 @@ from loyalty.models import ProgramSetting
 DEFAULTS: dict[str, Any] = {
     # What one point costs the program, for campaign cost figures (0.25 THB).
     "point_value": {"amount_minor": 25},
+    # A member is active with a purchase in this many days (program analytics).
+    "active_days": {"days": 90},
+    # The share of outstanding points expected never to be used, for the liability, until
+    # lots have closed and the program's own breakage rate can stand in for it.
+    "expected_breakage": {"share": "0"},
     # The share of extra sales that is profit, for a campaign's incremental return.
     "margin": {"share": "0.30"},
     # Points expire at the end of the 24th month after the month they were earned in.

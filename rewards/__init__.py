@@ -12,6 +12,7 @@ def init_app(app: Flask, api: Api) -> None:
     from members.segments.service import register_segment_user
     from rewards import api as rewards_api
     from rewards import cli, jobs, member_profile, receipt_profile
+    from rewards.analytics import api as analytics_api
     from rewards.campaigns import api as campaign_api
     from rewards.campaigns import engine, events
     from rewards.campaigns import service as campaigns
@@ -19,6 +20,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     api.register_blueprint(rewards_api.blp)
     api.register_blueprint(campaign_api.blp)
+    api.register_blueprint(analytics_api.blp)
     member_profile.init_app(app)
     receipt_profile.init_app(app)
     register_segment_user(app, campaigns.segment_user)

@@ -232,6 +232,8 @@ def _settings_view() -> dict:
         "points_expiry": get_setting(db.session, "points_expiry"),
         "point_value": from_minor(get_setting(db.session, "point_value")["amount_minor"]),
         "margin": get_setting(db.session, "margin")["share"],
+        "expected_breakage": get_setting(db.session, "expected_breakage")["share"],
+        "active_days": get_setting(db.session, "active_days")["days"],
     }
 
 
@@ -254,8 +256,11 @@ class ProgramSettings(MethodView):
         put_setting(db.session, "points_expiry", {"months": body["points_expiry"]["months"]})
         if "point_value" in body:
             put_setting(db.session, "point_value", {"amount_minor": to_minor(body["point_value"])})
-        if "margin" in body:
-            put_setting(db.session, "margin", {"share": str(body["margin"])})
+        for key in ("margin", "expected_breakage"):
+            if key in body:
+                put_setting(db.session, key, {"share": str(body[key])})
+        if "active_days" in body:
+            put_setting(db.session, "active_days", {"days": body["active_days"]})
         rate = body["earn_rate"]
         current = campaigns.base_rate(db.session)
         if current != (rate["points"], to_minor(rate["amount"])):

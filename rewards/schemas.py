@@ -183,6 +183,18 @@ class ProgramSettingsSchema(ma.Schema):
         validate=point_value,
         metadata={"description": "what one point costs the program (campaign cost figures)"},
     )
+    expected_breakage = DecimalString(
+        validate=share,
+        metadata={
+            "description": "the share of outstanding points expected never to be used, for "
+            "the liability until lots have closed, 0–1"
+        },
+    )
+    active_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=730),
+        metadata={"description": "a member is active with a purchase in this many days"},
+    )
     margin = DecimalString(
         validate=share,
         metadata={"description": "the share of extra sales that is profit (campaign ROI), 0–1"},
