@@ -137,22 +137,23 @@ def point_flows(session: Session, scope: Scope, start: datetime, end: datetime) 
 
 def balances(session: Session, scope: Scope) -> tuple[int, int]:
     """(outstanding, owed) at the end of the window: the members' balances above zero, and
-    the sum of those below it as a positive number."""
-    per_member = (
-        select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points).label("balance"))
-        .where(ENTRIES.c.occurred_at < scope.window.end)
+    the sum of those below it as a positive number. A balance then is the member's balance now
+    less what the ledger posted since, so the cost follows the entries after the window, not
+    the whole ledger."""
+    later = (
+        select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points).label("points"))
+        .where(ENTRIES.c.occurred_at >= scope.window.end)
         .group_by(ENTRIES.c.member_id)
+        .subquery()
     )
+    balance = MEMBERS.c.points_balance - func.coalesce(later.c.points, 0)
+    stmt = select(
+        func.coalesce(func.sum(case((balance > 0, balance), else_=0)), 0),
+        func.coalesce(func.sum(case((balance < 0, -balance), else_=0)), 0),
+    ).select_from(MEMBERS.outerjoin(later, later.c.member_id == MEMBERS.c.id))
     if scope.store_id is not None:
-        mine = select(MEMBERS.c.id).where(MEMBERS.c.enrolled_store_id == scope.store_id)
-        per_member = per_member.where(ENTRIES.c.member_id.in_(mine))
-    b = per_member.subquery().c.balance
-    outstanding, owed = session.execute(
-        select(
-            func.coalesce(func.sum(case((b > 0, b), else_=0)), 0),
-            func.coalesce(func.sum(case((b < 0, -b), else_=0)), 0),
-        )
-    ).one()
+        stmt = stmt.where(MEMBERS.c.enrolled_store_id == scope.store_id)
+    outstanding, owed = session.execute(stmt).one()
     return int(outstanding), int(owed)
 
 

@@ -38,18 +38,15 @@ def _spends(session: Session, campaign: Campaign, group: str) -> tuple[list[int]
     """What each member of a group spent (net of refunds, in minor units; 0 for those who
     bought nothing) while the campaign ran, and their visits in all."""
     t = Transaction.__table__
-    members = set(
-        session.scalars(
-            select(CampaignApplication.member_id)
-            .where(
-                CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group
-            )
-            .distinct()
-        )
+    in_group = (
+        select(CampaignApplication.member_id)
+        .where(CampaignApplication.campaign_id == campaign.id, CampaignApplication.group == group)
+        .distinct()
     )
+    members = set(session.scalars(in_group))
     stmt = (
         select(t.c.member_id, func.sum(t.c.total_minor - t.c.refunded_minor), func.count(t.c.id))
-        .where(t.c.type == "sale", t.c.member_id.in_(members))
+        .where(t.c.type == "sale", t.c.member_id.in_(in_group))
         .where(t.c.occurred_at < (campaign.ended_at or utcnow()))
         .group_by(t.c.member_id)
     )

@@ -153,10 +153,10 @@ def process_sales(session: Session, transaction_ids: Sequence[int], timezone: st
     run = _new_run(session, timezone)
     states = {m: MemberState(row.tier_code) for m, row in members.items()}
     earning = [s for s in todo if s.member_id is not None]
-    rules = engine.live_program(session).rules_for(TRIGGER)
-    if rules and earning:
+    campaigns = engine.live_program(session).rules_for(TRIGGER)
+    if campaigns and earning:
         stores = {s.store_id for s in earning}
-        run.campaigns = sale_runs.for_run(session, rules, members, stores, timezone)
+        run.campaigns = sale_runs.for_run(session, campaigns, members, stores, timezone)
     if run.tiered and earning:
         _window_days(session, run, states, earning)
     for sale in todo:
