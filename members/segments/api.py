@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from loyalty.auth import principal, require
+from loyalty.csv_files import safe_text
 from loyalty.db import utcnow
 from loyalty.extensions import db
 from loyalty.idempotency import idempotent
@@ -28,7 +29,6 @@ blp = Blueprint("segments", __name__, url_prefix="/api/v1", description="Segment
 SECURITY = [{"bearerAuth": []}]
 MARKETING = ("marketer", "admin")
 CSV_HEADER = ("member_no", "name", "email", "phone")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @blp.route("/segments")
@@ -92,17 +92,12 @@ def segment_members(query, segment_id):
     return segments.members_page(db.session, segment_id, query["limit"], query.get("after_id"))
 
 
-def _cell(text: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return f"'{text}" if text.startswith(FORMULA_START) else text
-
-
 def csv_lines(rows: Iterable[tuple[str, str, str, str]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for member_no, name, email, phone in rows:
-        writer.writerow((member_no, _cell(name), _cell(email), phone))
+        writer.writerow((member_no, safe_text(name), safe_text(email), phone))
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

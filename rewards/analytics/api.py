@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, current_app
+from flask import current_app
 from flask_smorest import Blueprint
 
 from loyalty.auth import require
+from loyalty.csv_files import download
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, NotFound
 from loyalty.extensions import db
@@ -67,10 +65,4 @@ def program(args):
 def program_csv(args):
     """The same figures as CSV rows (section, figure, value), for finance."""
     report = _dumped(args)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(report))
-    response = Response(buffer.getvalue(), mimetype="text/csv")
-    name = f"program-{report['from']}-{report['to']}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(csv_rows(report), f"program-{report['from']}-{report['to']}.csv")

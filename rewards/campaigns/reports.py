@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from loyalty.csv_files import safe_text
 from loyalty.db import utcnow
 from loyalty.models import OutgoingMessage
 from loyalty.money import format_minor
@@ -188,3 +189,21 @@ def campaign_report(session: Session, campaign_id: int) -> dict[str, Any]:
         **_lift(session, treated, holdout, cost),
         "cost": {k: v for k, v in cost.items() if not k.startswith("_")},
     }
+
+
+def csv_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The report as (section, figure, value) rows for finance: a nested figure is a section
+    of its own; the campaign's name is quoted against spreadsheet formulas."""
+    rows = [["section", "figure", "value"]]
+    for name, value in report.items():
+        if isinstance(value, dict):
+            rows += [[name, k, _cell(v)] for k, v in value.items()]
+        else:
+            rows.append(
+                ["campaign", name, safe_text(str(value)) if name == "name" else _cell(value)]
+            )
+    return rows
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)

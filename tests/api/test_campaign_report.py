@@ -3,6 +3,8 @@ return, on a program built through the API with known sales."""
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -84,3 +86,22 @@ def test_the_margin_must_be_a_share(client, program):
         )
         assert refused.status_code == 422, (bad, refused.get_json())
     assert get(client, admin, "/api/v1/program/settings")["margin"] == "0.30"
+
+
+def test_the_report_as_csv_for_finance(client, program):
+    marketer = program.headers("marketer")
+    campaign = launch(client, marketer, name="=HYPERLINK(1)", effects=award(10))
+    for n in range(3):
+        earn(client, program, enrol(client, program), f"{100 + 10 * n}.00")
+    report = get(client, marketer, f"/api/v1/campaigns/{campaign['id']}/report")
+    got = client.get(f"/api/v1/campaigns/{campaign['id']}/report.csv", headers=marketer)
+    assert got.status_code == 200
+    assert got.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(got.get_data(as_text=True))))
+    assert rows[0] == ["section", "figure", "value"]
+    figures = {(section, name): value for section, name, value in rows[1:]}
+    assert figures[("campaign", "name")] == "'=HYPERLINK(1)"  # never run as a formula
+    assert figures[("campaign", "points_issued")] == "30"
+    assert figures[("cost", "total")] == report["cost"]["total"] == "7.50"
+    assert figures[("treated", "spend")] == report["treated"]["spend"]
+    assert figures[("campaign", "incremental_roi")] == "not enough data"

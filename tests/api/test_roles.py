@@ -535,6 +535,7 @@ ROWS = [
     Row("GET", f"{C}/versions", campaign("/versions"), MARKETING),
     Row("POST", f"{C}/simulate", campaign("/simulate", body={"days": 7}), MARKETING),
     Row("GET", f"{C}/report", campaign("/report", "activate"), MARKETING),
+    Row("GET", f"{C}/report.csv", campaign("/report.csv", "activate"), MARKETING),
     Row("GET", "/api/v1/analytics/program", at("/api/v1/analytics/program"), MARKETING),
     Row("GET", "/api/v1/analytics/program.csv", at("/api/v1/analytics/program.csv"), MARKETING),
     Row("POST", "/api/v1/quote", quote, (401, 403, 403, 200, 200, 200, 403, 403)),
