@@ -195,9 +195,11 @@ def test_only_marketers_and_admins_see_it(client, program, who):
 
 
 def test_expired_points_and_breakage(app, client, program, built):
+    expired = 0
     with app.app_context(), unit_of_work():
-        while expire_batch(db.session, utcnow() + timedelta(days=25 * 31)) is not None:
-            pass
+        while (points := expire_batch(db.session, utcnow() + timedelta(days=25 * 31))) is not None:
+            expired += points
+    assert expired == 36
     report = _report(client, program)
     assert report["points"]["expired"] == 12 + 4 + 20  # m1's and m3's lots, the adjustment's too
     assert (report["points"]["outstanding"], report["points"]["owed"]) == (0, 10)
