@@ -37,6 +37,8 @@ PERIODIC: dict[str, Periodic] = {
     # Segments hourly (their rules read recency, tags and consents, which change through the day).
     "refresh_segments": Periodic(cron="50 * * * *", timeout=1800),
     "expire_points": Periodic(cron="5 17 * * *"),
+    # Analytics rollups: each run adds what was noted on the run before (docs/ANALYTICS.md).
+    "roll_up_analytics": Periodic(interval=15, timeout=900),
     # Every minute: a pull of each POS source whose `poll_minutes` have passed, one per worker.
     "sync_pos_sources": Periodic(interval=60),
     # Profile scores daily at 00:20 in Bangkok; the lifetime value model refitted every Sunday.

@@ -3,6 +3,8 @@ quote), redemption, the rewards catalog and vouchers, the rule engine and campai
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_smorest import Api
 
@@ -13,6 +15,8 @@ def init_app(app: Flask, api: Api) -> None:
     from rewards import api as rewards_api
     from rewards import cli, jobs, member_profile, receipt_profile
     from rewards.analytics import api as analytics_api
+    from rewards.analytics import cli as analytics_cli
+    from rewards.analytics import jobs as analytics_jobs
     from rewards.campaigns import api as campaign_api
     from rewards.campaigns import engine, events
     from rewards.campaigns import service as campaigns
@@ -26,6 +30,8 @@ def init_app(app: Flask, api: Api) -> None:
     register_segment_user(app, campaigns.segment_user)
     register_periodic(app, "expire_points", jobs.expire_due_points)
     register_periodic(app, "daily_events", jobs.emit_daily_events)
+    timezone = app.config["TIMEZONE"]
+    register_periodic(app, "roll_up_analytics", partial(analytics_jobs.roll_up, timezone=timezone))
     settings = engine.settings_from_config(app.config)
     for source in (events, processing):
         for topic, handler in source.handlers(settings).items():
@@ -36,3 +42,4 @@ def init_app(app: Flask, api: Api) -> None:
         register_batch_handler(app, topic, batch)
     app.cli.add_command(cli.points_cli)
     app.cli.add_command(cli.events_cli)
+    app.cli.add_command(analytics_cli.analytics_cli)

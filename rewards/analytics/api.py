@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from loyalty.auth import require
 from loyalty.csv_files import download
-from loyalty.db import utcnow
+from loyalty.db import is_postgres, utcnow
 from loyalty.errors import InvalidInput, NotFound
 from loyalty.extensions import db
 from loyalty.settings import get_setting
@@ -43,7 +43,11 @@ def _scope(args: dict) -> Scope:
 
 
 def _dumped(args: dict) -> dict:
-    return program_report(db.session, _scope(args))
+    scope = _scope(args)
+    if is_postgres(db.session):  # rollups and what they do not hold yet, read at one moment
+        db.session.rollback()
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return program_report(db.session, scope)
 
 
 @blp.route("/analytics/program")

@@ -8,6 +8,30 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKS_BY_DEFAULT = 12
+EPOCH = date(1970, 1, 1)  # day 0 of the rollups' day numbers
+
+
+def day_number(instant: datetime, zone: ZoneInfo) -> int:
+    """The program day of an instant, as days since 1970-01-01."""
+    return (instant.astimezone(zone).date() - EPOCH).days
+
+
+def day_date(number: int) -> date:
+    return EPOCH + timedelta(days=number)
+
+
+def monday(number: int) -> int:
+    """The day number of the Monday starting the day's week."""
+    return number - day_date(number).weekday()
+
+
+def month_number(day: date) -> int:
+    """Months since year 0: year × 12 + month − 1."""
+    return day.year * 12 + day.month - 1
+
+
+def month_label(number: int) -> str:
+    return f"{number // 12:04d}-{number % 12 + 1:02d}"
 
 
 @dataclass(frozen=True)

@@ -58,16 +58,6 @@ def counted_members(scope: Scope) -> ColumnElement[bool]:
     return condition
 
 
-def _buyers(scope: Scope, start: datetime, end: datetime) -> Any:
-    """Members with a sale in [start, end) (at the store)."""
-    stmt = select(SALES.c.member_id).where(
-        SALES.c.type == "sale", SALES.c.occurred_at >= start, SALES.c.occurred_at < end
-    )
-    if scope.store_id is not None:
-        stmt = stmt.where(SALES.c.store_id == scope.store_id)
-    return stmt.where(SALES.c.member_id.is_not(None))
-
-
 def members(session: Session, scope: Scope) -> dict[str, Any]:
     w = scope.window
     enrolled = MEMBERS.c.enrolled_at
@@ -78,13 +68,16 @@ def members(session: Session, scope: Scope) -> dict[str, Any]:
         ).where(counted_members(scope), enrolled < w.end)
     ).one()
     since = w.start(w.last - timedelta(days=scope.active_days - 1))
-    active = session.scalar(
-        select(func.count()).where(
-            counted_members(scope),
-            MEMBERS.c.enrolled_at < w.end,
-            MEMBERS.c.id.in_(_buyers(scope, since, w.end)),
-        )
+    stmt = (
+        select(func.count(func.distinct(MEMBERS.c.id)))
+        .select_from(MEMBERS.join(SALES, SALES.c.member_id == MEMBERS.c.id))
+        .where(counted_members(scope), enrolled < w.end, SALES.c.type == "sale")
+        .where(SALES.c.occurred_at >= since, SALES.c.occurred_at < w.end)
+        .where(SALES.c.occurred_at >= enrolled)
     )
+    if scope.store_id is not None:
+        stmt = stmt.where(SALES.c.store_id == scope.store_id)
+    active = session.scalar(stmt)
     return {"total": total, "new": int(new), "active": active, "active_rate": share(active, total)}
 
 

@@ -7,27 +7,61 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from rewards.analytics import program, trends
+from rewards.analytics import program, rolled, trends
 from rewards.analytics.program import Scope
+from rewards.analytics.rolled import day_of
 
 
 def program_report(session: Session, scope: Scope) -> dict[str, Any]:
+    """The report, its members, flows, weeks and cohorts read from the rollups."""
     w = scope.window
-    points = program.point_flows(session, scope, w.start(), w.end)
+    read = rolled.load(session, scope)
+    return _report(
+        session,
+        scope,
+        rolled.members(session, scope, read),
+        rolled.point_flows(read, day_of(w.first), day_of(w.last)),
+        rolled.by_week(scope, read),
+        rolled.cohorts(scope, read),
+    )
+
+
+def recounted_report(session: Session, scope: Scope) -> dict[str, Any]:
+    """The same report counted from the ledger, receipts and members themselves (slow on a
+    large program): what the rollups are checked against."""
+    w = scope.window
+    return _report(
+        session,
+        scope,
+        program.members(session, scope),
+        program.point_flows(session, scope, w.start(), w.end),
+        trends.by_week(session, scope),
+        trends.cohorts(session, scope),
+    )
+
+
+def _report(
+    session: Session,
+    scope: Scope,
+    members: dict[str, Any],
+    points: dict[str, int],
+    weeks: list[dict[str, Any]],
+    cohorts: list[dict[str, Any]],
+) -> dict[str, Any]:
     outstanding, owed = program.balances(session, scope)
     points.update(outstanding=outstanding, owed=owed, pending=program.pending(session, scope))
     breakage_rate = program.breakage(session, scope)
     return {
-        "from": w.first.isoformat(),
-        "to": w.last.isoformat(),
-        "members": program.members(session, scope),
+        "from": scope.window.first.isoformat(),
+        "to": scope.window.last.isoformat(),
+        "members": members,
         "points": points,
         "redemption_rate": program.share(points["redeemed"], points["issued"]),
         "breakage_rate": breakage_rate,
         "liability": program.liability(session, outstanding, breakage_rate),
         "by_tier": program.by_tier(session, scope),
-        "by_week": trends.by_week(session, scope),
-        "cohorts": trends.cohorts(session, scope),
+        "by_week": weeks,
+        "cohorts": cohorts,
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.money import format_minor
 from rewards.analytics.program import (
+    CLOSED,
     ENTRIES,
     MEMBERS,
     SALES,
@@ -43,14 +44,23 @@ def _weekly_sales(session: Session, scope: Scope, bounds: list) -> list[tuple[in
     week = bucket(SALES.c.occurred_at, bounds).label("week")
     signed = case((SALES.c.type == "refund", -SALES.c.total_minor), else_=SALES.c.total_minor)
     member = SALES.c.member_id.is_not(None)
-    stmt = select(
-        week,
-        func.sum(signed),
-        func.sum(case((member, signed), else_=0)),
-        func.count(func.distinct(case((and_(member, SALES.c.type == "sale"), SALES.c.member_id)))),
-    ).where(
-        SALES.c.occurred_at >= scope.window.start(),
-        SALES.c.occurred_at < scope.window.end,
+    buyer = and_(
+        SALES.c.type == "sale",
+        MEMBERS.c.status.not_in(CLOSED),
+        SALES.c.occurred_at >= MEMBERS.c.enrolled_at,
+    )
+    stmt = (
+        select(
+            week,
+            func.sum(signed),
+            func.sum(case((member, signed), else_=0)),
+            func.count(func.distinct(case((buyer, SALES.c.member_id)))),
+        )
+        .select_from(SALES.outerjoin(MEMBERS, MEMBERS.c.id == SALES.c.member_id))
+        .where(
+            SALES.c.occurred_at >= scope.window.start(),
+            SALES.c.occurred_at < scope.window.end,
+        )
     )
     if scope.store_id is not None:
         stmt = stmt.where(SALES.c.store_id == scope.store_id)

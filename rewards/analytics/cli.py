@@ -1,0 +1,60 @@
+"""`flask analytics …`: keep the rollups and check them against the ledger."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from loyalty.extensions import db
+from loyalty.settings import get_setting
+from loyalty.staff import store_by_code
+from rewards.analytics import jobs, rollups
+from rewards.analytics.periods import window
+from rewards.analytics.program import Scope
+from rewards.analytics.report import program_report, recounted_report
+from rewards.jobs import program_today
+
+analytics_cli = AppGroup("analytics", help="Program analytics rollups.")
+
+
+@analytics_cli.command("roll-up")
+@click.option("--rebuild", is_flag=True, help="Empty the rollups and count everything again.")
+def roll_up(rebuild: bool) -> None:
+    """Add to the rollups everything recorded up to now (or count them all again)."""
+    timezone = current_app.config["TIMEZONE"]
+    if not rebuild:
+        got = jobs.roll_up(db.session, timezone, timedelta(0))
+    else:
+        steps = rollups.rebuild_steps(db.session)
+        with click.progressbar(length=steps, label="Counting the rollups again") as bar:
+            got = jobs.rebuild(db.session, timezone, bar.update)
+    click.echo(
+        f"rollups hold {got['entries']:,} more ledger entries, {got['sales']:,} more receipts;"
+        f" {got['members']:,} members counted again"
+    )
+
+
+@analytics_cli.command("check")
+@click.option("--from", "first", default=None, help="First day, YYYY-MM-DD (default: 2 years).")
+@click.option("--to", "last", default=None, help="Last day, YYYY-MM-DD (default: today).")
+@click.option("--store", default=None, help="A store's code (default: the whole program).")
+def check(first: str | None, last: str | None, store: str | None) -> None:
+    """Compare the report read from the rollups with one counted from the ledger itself."""
+    timezone = current_app.config["TIMEZONE"]
+    today = program_today(timezone)
+    to = date.fromisoformat(last) if last else today
+    since = date.fromisoformat(first) if first else to - timedelta(days=730)
+    store_id = store_by_code(db.session, store).id if store else None
+    days = int(get_setting(db.session, "active_days")["days"])
+    scope = Scope(window(since, to, today, timezone), store_id, days)
+    rolled, counted = program_report(db.session, scope), recounted_report(db.session, scope)
+    db.session.rollback()
+    differences = [k for k in counted if rolled[k] != counted[k]]
+    for key in differences:
+        click.echo(f"{key}: rollups {rolled[key]!r}\n{' ' * len(key)}  ledger  {counted[key]!r}")
+    if differences:
+        raise SystemExit(1)
+    click.echo(f"rollups agree with the ledger from {since} to {to}")

@@ -1,0 +1,278 @@
+"""Keeping the analytics rollups (rewards/analytics/models.py) up to date, and what they do not
+hold yet (docs/ANALYTICS.md, "Rollups").
+
+The rollups hold every ledger entry, receipt and member up to an id each. A roll-up adds what
+came after, up to the ids it noted on its previous run at least `lag` before: ids are taken
+when a row is written, so a row whose transaction is still open when its id is passed would
+be missed, and `lag` is longer than any transaction that writes them. Each member whose
+receipts, enrolment or status changed since is counted again from their rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from loyalty.bulk import upsert_rows
+from loyalty.db import dialect_insert, one_of
+from rewards.analytics import member_shares, sums
+from rewards.analytics.models import MemberCount, MemberShare, PointsByDay, RollupState, SalesByDay
+from rewards.analytics.program import CLOSED, ENTRIES, MEMBERS, SALES
+
+LAG = timedelta(seconds=30)
+CHUNK = 5_000  # members counted again per statement
+STEP = 100_000  # entries and receipts summed per statement in a rebuild
+TABLES = (PointsByDay, SalesByDay, MemberCount, MemberShare)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Ids up to which the rollups hold entries, sales and members."""
+
+    entries: int
+    sales: int
+    members: int
+
+
+_ID_COLUMNS = (
+    "entries_id",
+    "sales_id",
+    "members_id",
+    "next_entries_id",
+    "next_sales_id",
+    "next_members_id",
+)
+
+
+def state(session: Session) -> RollupState:
+    """The rollups' one state row, made on first use and locked for a roll-up."""
+    session.execute(
+        dialect_insert(session, RollupState.__table__)
+        .values(id=1, **dict.fromkeys(_ID_COLUMNS, 0), active_days=0)
+        .on_conflict_do_nothing()
+    )
+    return session.scalar(select(RollupState).where(RollupState.id == 1).with_for_update())
+
+
+def held(row: RollupState | None) -> Marks:
+    """What the rollups hold (nothing before their first roll-up)."""
+    if row is None:
+        return Marks(0, 0, 0)
+    return Marks(row.entries_id, row.sales_id, row.members_id)
+
+
+def latest(session: Session) -> Marks:
+    def top(table: Any) -> int:
+        return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))))
+
+    return Marks(top(ENTRIES), top(SALES), top(MEMBERS))
+
+
+def touched(session: Session, after: Marks, upto: Marks | None) -> set[int]:
+    """Members whose share may have changed since the rollups' marks: those with receipts or
+    enrolled after them, those merged or erased who still hold a share, and whom they were
+    merged into."""
+    sold = SALES.c.id > after.sales
+    enrolled = MEMBERS.c.id > after.members
+    if upto is not None:
+        sold, enrolled = (
+            sold & (SALES.c.id <= upto.sales),
+            enrolled & (MEMBERS.c.id <= upto.members),
+        )
+    found = set(session.scalars(select(SALES.c.member_id).where(sold).distinct()))
+    found.discard(None)
+    found.update(session.scalars(select(MEMBERS.c.id).where(enrolled)))
+    closed = MEMBERS.c.status.in_(CLOSED)
+    shared = select(MemberShare.member_id)
+    found.update(session.scalars(select(MEMBERS.c.id).where(closed, MEMBERS.c.id.in_(shared))))
+    while True:
+        targets = set(
+            session.scalars(
+                select(MEMBERS.c.merged_into_id).where(
+                    closed,
+                    one_of(session, MEMBERS.c.id, found),
+                    MEMBERS.c.merged_into_id.isnot(None),
+                )
+            )
+        )
+        if targets <= found:
+            return found
+        found |= targets
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+def change_in_counts(
+    session: Session, ids: set[int], zone: ZoneInfo, active_days: int
+) -> Counter[member_shares.Key]:
+    """What counting the members again would change in the member counts (nothing written)."""
+    change: Counter[member_shares.Key] = Counter()
+    for chunk in _chunks(ids):
+        for got in _recount(session, chunk, zone, active_days)[0]:
+            change.update(got)
+    return change
+
+
+def _recount(
+    session: Session, chunk: list[int], zone: ZoneInfo, active_days: int
+) -> tuple[list[Counter], dict[int, Counter]]:
+    """(each member's change, their new shares) for one chunk of members."""
+    new = member_shares.fresh(session, one_of(session, MEMBERS.c.id, chunk), zone, active_days)
+    old = member_shares.stored(session, one_of(session, MemberShare.member_id, chunk))
+    changes = []
+    for member_id in chunk:
+        change = Counter(new.get(member_id, {}))
+        change.subtract(old.get(member_id, {}))
+        changes.append(change)
+    return changes, new
+
+
+def _count_again(session: Session, ids: set[int], zone: ZoneInfo, active_days: int) -> None:
+    for chunk in _chunks(ids):
+        changes, new = _recount(session, chunk, zone, active_days)
+        total: Counter[member_shares.Key] = Counter()
+        for change in changes:
+            total.update(change)
+        _add_counts(session, total)
+        kept = [m for m in chunk if new.get(m)]
+        session.execute(delete(MemberShare).where(one_of(session, MemberShare.member_id, chunk)))
+        _insert_shares(session, {m: new[m] for m in kept})
+
+
+def _insert_shares(session: Session, shares: dict[int, Counter]) -> None:
+    if shares:
+        session.execute(
+            MemberShare.__table__.insert(),
+            [{"member_id": m, "counts": member_shares.as_rows(got)} for m, got in shares.items()],
+        )
+
+
+def _add(session: Session, model: Any, keys: tuple[str, ...], rows: list[dict]) -> None:
+    table = model.__table__
+    values = [name for name in rows[0] if name not in keys] if rows else []
+    upsert_rows(session, table, keys, rows, lambda new: {v: table.c[v] + new[v] for v in values})
+
+
+def _add_counts(session: Session, change: Counter[member_shares.Key]) -> None:
+    rows = [
+        {"kind": k, "store_id": s, "cohort": c, "period": p, "members": n}
+        for (k, s, c, p), n in sorted(change.items())
+        if n
+    ]
+    _add(session, MemberCount, ("kind", "store_id", "cohort", "period"), rows)
+
+
+def _add_sums(session: Session, after: Marks, upto: Marks, zone: ZoneInfo) -> None:
+    points = sums.points(session, after.entries, upto.entries, zone)
+    _add(
+        session,
+        PointsByDay,
+        ("day", "store_id", "kind", "cause_type"),
+        [
+            {"day": d, "store_id": s, "kind": k, "cause_type": c, "points": n}
+            for (d, s, k, c), n in sorted(points.items())
+        ],
+    )
+    sales = sums.sales(session, after.sales, upto.sales, zone)
+    _add(
+        session,
+        SalesByDay,
+        ("day", "store_id"),
+        [
+            {"day": d, "store_id": s, "sales_minor": v[0], "member_sales_minor": v[1]}
+            for (d, s), v in sorted(sales.items())
+        ],
+    )
+
+
+def _note(row: RollupState, marks: Marks, now: datetime) -> None:
+    row.next_entries_id, row.next_sales_id, row.next_members_id = (
+        marks.entries,
+        marks.sales,
+        marks.members,
+    )
+    row.noted_at = now
+
+
+def _hold(row: RollupState, marks: Marks) -> None:
+    row.entries_id, row.sales_id, row.members_id = marks.entries, marks.sales, marks.members
+
+
+def roll_up(
+    session: Session, zone: ZoneInfo, active_days: int, now: datetime, lag: timedelta = LAG
+) -> dict[str, int]:
+    """Add to the rollups what they do not hold yet, up to the ids noted at least `lag` ago
+    (with no lag: up to now). Counts everything again when the active-days setting changed.
+    Returns how many entries, receipts and members it read."""
+    row = state(session)
+    if row.active_days != active_days:
+        return rebuild(session, zone, active_days, now)
+    if lag and (row.noted_at is None or row.noted_at > now - lag):
+        if row.noted_at is None:
+            _note(row, latest(session), now)
+        return {"entries": 0, "sales": 0, "members": 0}
+    after = held(row)
+    upto = (
+        latest(session)
+        if not lag
+        else Marks(row.next_entries_id, row.next_sales_id, row.next_members_id)
+    )
+    _add_sums(session, after, upto, zone)
+    who = touched(session, after, upto)
+    _count_again(session, who, zone, active_days)
+    _hold(row, upto)
+    _note(row, latest(session), now)
+    return {
+        "entries": upto.entries - after.entries,
+        "sales": upto.sales - after.sales,
+        "members": len(who),
+    }
+
+
+def rebuild(
+    session: Session,
+    zone: ZoneInfo,
+    active_days: int,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Empty the rollups and fill them again from the ledger, receipts and members;
+    `progress` is told of each of the `rebuild_steps` done."""
+    row = state(session)
+    for model in TABLES:
+        session.execute(delete(model))
+    upto = latest(session)
+    for first in range(0, max(upto.entries, upto.sales), STEP):
+        last = first + STEP
+        part = Marks(min(last, upto.entries), min(last, upto.sales), 0)
+        _add_sums(session, Marks(first, first, 0), part, zone)
+        if progress:
+            progress(1)
+    members = select(MEMBERS.c.id).where(MEMBERS.c.id <= upto.members)
+    everyone = set(session.scalars(members))
+    for chunk in _chunks(everyone):
+        _count_again(session, set(chunk), zone, active_days)
+        if progress:
+            progress(1)
+    row.active_days = active_days
+    _hold(row, upto)
+    _note(row, upto, now)
+    return {"entries": upto.entries, "sales": upto.sales, "members": len(everyone)}
+
+
+def rebuild_steps(session: Session) -> int:
+    """How many steps a rebuild takes now (for a progress bar)."""
+    upto = latest(session)
+    members = session.scalar(select(func.count()).where(MEMBERS.c.id <= upto.members)) or 0
+    return -(-max(upto.entries, upto.sales) // STEP) + -(-members // CHUNK)
