@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 CLOSED = sa.text("status IN ('merged', 'erased')")
+OWING = sa.text("points_balance < 0")
 
 
 def upgrade():
@@ -28,9 +29,11 @@ def upgrade():
     sa.Column('entries_id', sa.BigInteger(), nullable=False),
     sa.Column('sales_id', sa.BigInteger(), nullable=False),
     sa.Column('members_id', sa.BigInteger(), nullable=False),
+    sa.Column('movements_id', sa.BigInteger(), nullable=False),
     sa.Column('next_entries_id', sa.BigInteger(), nullable=False),
     sa.Column('next_sales_id', sa.BigInteger(), nullable=False),
     sa.Column('next_members_id', sa.BigInteger(), nullable=False),
+    sa.Column('next_movements_id', sa.BigInteger(), nullable=False),
     sa.Column('noted_at', loyalty.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active_days', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_state'))
@@ -42,6 +45,19 @@ def upgrade():
     sa.Column('cause_type', sa.String(length=32), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'store_id', 'kind', 'cause_type', name=op.f('pk_rollup_points'))
+    )
+    op.create_table('rollup_balances',
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('home_store_id', sa.Integer(), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'home_store_id', name=op.f('pk_rollup_balances'))
+    )
+    op.create_table('rollup_closed_lots',
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('closed_points', sa.BigInteger(), nullable=False),
+    sa.Column('expired_points', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'store_id', name=op.f('pk_rollup_closed_lots'))
     )
     op.create_table('rollup_sales',
     sa.Column('day', sa.Integer(), nullable=False),
@@ -66,10 +82,21 @@ def upgrade():
     # members merged or erased: few, found without reading the others
     op.create_index('ix_members_closed', 'members', ['id', 'merged_into_id'], unique=False,
                     postgresql_where=CLOSED, sqlite_where=CLOSED)
+    # members owing points (a balance below zero): few
+    op.create_index('ix_members_owing', 'members', ['id'], unique=False,
+                    postgresql_where=OWING, sqlite_where=OWING)
+    # entries after a day: on PostgreSQL a BRIN index, nearly free to keep, as entries are
+    # written in about the order of their time
+    op.create_index('ix_journal_entries_occurred', 'journal_entries', ['occurred_at'],
+                    unique=False, postgresql_using='brin')
 
 
 def downgrade():
+    op.drop_index('ix_journal_entries_occurred', table_name='journal_entries')
+    op.drop_index('ix_members_owing', table_name='members')
     op.drop_index('ix_members_closed', table_name='members')
+    op.drop_table('rollup_closed_lots')
+    op.drop_table('rollup_balances')
     op.drop_table('rollup_member_shares')
     op.drop_table('rollup_member_counts')
     op.drop_table('rollup_sales')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import click
@@ -22,18 +23,28 @@ analytics_cli = AppGroup("analytics", help="Program analytics rollups.")
 
 @analytics_cli.command("roll-up")
 @click.option("--rebuild", is_flag=True, help="Empty the rollups and count everything again.")
-def roll_up(rebuild: bool) -> None:
+@click.option("--every", type=click.IntRange(min=1), default=None, help="Repeat every N seconds.")
+def roll_up(rebuild: bool, every: int | None) -> None:
     """Add to the rollups everything recorded up to now (or count them all again)."""
     timezone = current_app.config["TIMEZONE"]
-    if not rebuild:
-        got = jobs.roll_up(db.session, timezone, timedelta(0))
-    else:
+    if rebuild:
         steps = rollups.rebuild_steps(db.session)
         with click.progressbar(length=steps, label="Counting the rollups again") as bar:
-            got = jobs.rebuild(db.session, timezone, bar.update)
+            _said(jobs.rebuild(db.session, timezone, bar.update))
+    while True:
+        if not rebuild:
+            # a loop beside a running service keeps the lag; a single run takes all there is
+            _said(jobs.roll_up(db.session, timezone, rollups.LAG if every else timedelta(0)))
+        if every is None:
+            return
+        time.sleep(every)
+        rebuild = False
+
+
+def _said(got: dict[str, int]) -> None:
     click.echo(
-        f"rollups hold {got['entries']:,} more ledger entries, {got['sales']:,} more receipts;"
-        f" {got['members']:,} members counted again"
+        f"rollups read {got['entries']:,} more ledger entry ids and {got['sales']:,} more"
+        f" receipt ids; {got['members']:,} members counted again"
     )
 
 

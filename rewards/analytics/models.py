@@ -18,8 +18,9 @@ from loyalty.extensions import db
 
 
 class RollupState(db.Model):
-    """One row: the last entry, sale and member id the rollups hold (`*_id`), the ids they will
-    read up to next (`next_*`, noted at `noted_at`), and the active-days setting they count by."""
+    """One row: the last entry, sale, member and lot movement id the rollups hold (`*_id`),
+    the ids they will read up to next (`next_*`, noted at `noted_at`), and the active-days
+    setting they count by."""
 
     __tablename__ = "rollup_state"
 
@@ -27,9 +28,11 @@ class RollupState(db.Model):
     entries_id: Mapped[int] = mapped_column(BigInteger, default=0)
     sales_id: Mapped[int] = mapped_column(BigInteger, default=0)
     members_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    movements_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_entries_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_sales_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_members_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    next_movements_id: Mapped[int] = mapped_column(BigInteger, default=0)
     noted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active_days: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -44,6 +47,29 @@ class PointsByDay(db.Model):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     cause_type: Mapped[str] = mapped_column(String(32), primary_key=True)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BalancesByDay(db.Model):
+    """Points posted by ledger entries, summed by day and their member's enrolment store (0:
+    none): the members' balances at the end of any day are a sum."""
+
+    __tablename__ = "rollup_balances"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    home_store_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ClosedLotsByDay(db.Model):
+    """Points in lots that have closed (used up or expired) and the part of them that expired,
+    by the day the lot was earned and its store."""
+
+    __tablename__ = "rollup_closed_lots"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    closed_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    expired_points: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SalesByDay(db.Model):

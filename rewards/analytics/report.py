@@ -23,6 +23,8 @@ def program_report(session: Session, scope: Scope) -> dict[str, Any]:
         rolled.point_flows(read, day_of(w.first), day_of(w.last)),
         rolled.by_week(scope, read),
         rolled.cohorts(scope, read),
+        read.balances,
+        read.breakage_rate,
     )
 
 
@@ -37,6 +39,8 @@ def recounted_report(session: Session, scope: Scope) -> dict[str, Any]:
         program.point_flows(session, scope, w.start(), w.end),
         trends.by_week(session, scope),
         trends.cohorts(session, scope),
+        program.balances(session, scope),
+        program.breakage(session, scope),
     )
 
 
@@ -47,10 +51,11 @@ def _report(
     points: dict[str, int],
     weeks: list[dict[str, Any]],
     cohorts: list[dict[str, Any]],
+    balances: tuple[int, int],
+    breakage_rate: str | None,
 ) -> dict[str, Any]:
-    outstanding, owed = program.balances(session, scope)
+    outstanding, owed = balances
     points.update(outstanding=outstanding, owed=owed, pending=program.pending(session, scope))
-    breakage_rate = program.breakage(session, scope)
     return {
         "from": scope.window.first.isoformat(),
         "to": scope.window.last.isoformat(),

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from loyalty.money import format_minor
-from rewards.analytics import program, rollups, sums
+from rewards.analytics import program, rolled_points, rollups, sums
 from rewards.analytics.member_shares import Key
 from rewards.analytics.models import MemberCount, PointsByDay, RollupState, SalesByDay
 from rewards.analytics.periods import EPOCH, day_date, monday, month_label, month_number
@@ -34,13 +34,15 @@ class Rolled:
     sales: dict[int, list[int]]
     counts: Counter[tuple[str, int, int]]  # kind, cohort, period
     active_days: int
+    balances: tuple[int, int]  # outstanding and owed at the end of the window
+    breakage_rate: str | None
 
 
 def _in_scope(scope: Scope, store: int, day: int, first: int, last: int) -> bool:
     return first <= day <= last and (scope.store_id is None or store == scope.store_id)
 
 
-def _points(session: Session, scope: Scope, marks: rollups.Marks, zone: ZoneInfo) -> dict:
+def _points(session: Session, scope: Scope, unrolled: Counter[sums.PointsKey]) -> dict:
     first, last = day_of(scope.window.first), day_of(scope.window.last)
     t = PointsByDay
     stmt = select(t.day, t.kind, t.cause_type, func.sum(t.points)).where(t.day.between(first, last))
@@ -49,9 +51,7 @@ def _points(session: Session, scope: Scope, marks: rollups.Marks, zone: ZoneInfo
     found: dict[int, Counter] = {}
     for day, kind, cause, points in session.execute(stmt.group_by(t.day, t.kind, t.cause_type)):
         found.setdefault(day, Counter())[(kind, cause)] += int(points)
-    for (day, store, kind, cause), points in sums.points(
-        session, marks.entries, None, zone
-    ).items():
+    for (day, store, kind, cause), points in unrolled.items():
         if _in_scope(scope, store, day, first, last):
             found.setdefault(day, Counter())[(kind, cause)] += points
     return {day: [(k, c, n) for (k, c), n in got.items()] for day, got in found.items()}
@@ -107,11 +107,14 @@ def load(session: Session, scope: Scope) -> Rolled:
     zone = ZoneInfo(scope.window.timezone)
     row = session.get(RollupState, 1)
     marks = rollups.held(row)
+    points, balances = sums.entries(session, marks.entries, None, zone)
     return Rolled(
-        _points(session, scope, marks, zone),
+        _points(session, scope, points),
         _sales(session, scope, marks, zone),
         _counts(session, scope, row, zone),
         row.active_days if row is not None else 0,
+        rolled_points.balances(session, scope, balances),
+        rolled_points.breakage(session, scope, marks.movements, zone),
     )
 
 

@@ -22,57 +22,61 @@ from sqlalchemy.orm import Session
 
 from loyalty.bulk import upsert_rows
 from loyalty.db import dialect_insert, one_of
-from rewards.analytics import member_shares, sums
-from rewards.analytics.models import MemberCount, MemberShare, PointsByDay, RollupState, SalesByDay
+from rewards.analytics import closed_lots, member_shares, sums
+from rewards.analytics.models import (
+    BalancesByDay,
+    ClosedLotsByDay,
+    MemberCount,
+    MemberShare,
+    PointsByDay,
+    RollupState,
+    SalesByDay,
+)
 from rewards.analytics.program import CLOSED, ENTRIES, MEMBERS, SALES
 
 LAG = timedelta(seconds=30)
 CHUNK = 5_000  # members counted again per statement
 STEP = 100_000  # entries and receipts summed per statement in a rebuild
-TABLES = (PointsByDay, SalesByDay, MemberCount, MemberShare)
+TABLES = (PointsByDay, BalancesByDay, SalesByDay, ClosedLotsByDay, MemberCount, MemberShare)
 
 
 @dataclass(frozen=True)
 class Marks:
-    """Ids up to which the rollups hold entries, sales and members."""
+    """Ids up to which the rollups hold entries, sales, members and lot movements."""
 
     entries: int
     sales: int
     members: int
+    movements: int
 
 
-_ID_COLUMNS = (
-    "entries_id",
-    "sales_id",
-    "members_id",
-    "next_entries_id",
-    "next_sales_id",
-    "next_members_id",
-)
+FIELDS = ("entries", "sales", "members", "movements")
 
 
 def state(session: Session) -> RollupState:
     """The rollups' one state row, made on first use and locked for a roll-up."""
+    zeros = {f"{prefix}{name}_id": 0 for name in FIELDS for prefix in ("", "next_")}
     session.execute(
         dialect_insert(session, RollupState.__table__)
-        .values(id=1, **dict.fromkeys(_ID_COLUMNS, 0), active_days=0)
+        .values(id=1, **zeros, active_days=0)
         .on_conflict_do_nothing()
     )
     return session.scalar(select(RollupState).where(RollupState.id == 1).with_for_update())
 
 
-def held(row: RollupState | None) -> Marks:
-    """What the rollups hold (nothing before their first roll-up)."""
+def held(row: RollupState | None, prefix: str = "") -> Marks:
+    """What the rollups hold (nothing before their first roll-up); with prefix "next_", the
+    ids noted for the next roll-up."""
     if row is None:
-        return Marks(0, 0, 0)
-    return Marks(row.entries_id, row.sales_id, row.members_id)
+        return Marks(0, 0, 0, 0)
+    return Marks(*(getattr(row, f"{prefix}{name}_id") for name in FIELDS))
 
 
 def latest(session: Session) -> Marks:
     def top(table: Any) -> int:
         return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))))
 
-    return Marks(top(ENTRIES), top(SALES), top(MEMBERS))
+    return Marks(top(ENTRIES), top(SALES), top(MEMBERS), top(closed_lots.MOVES))
 
 
 def touched(session: Session, after: Marks, upto: Marks | None) -> set[int]:
@@ -173,40 +177,37 @@ def _add_counts(session: Session, change: Counter[member_shares.Key]) -> None:
     _add(session, MemberCount, ("kind", "store_id", "cohort", "period"), rows)
 
 
+def _rows(names: tuple[str, ...], found: dict) -> list[dict[str, Any]]:
+    """Upsert rows from {key tuple: value or [values]}, keys and values named in order."""
+    rows = []
+    for key, value in sorted(found.items()):
+        values = value if isinstance(value, list) else [value]
+        rows.append(dict(zip(names, (*key, *values), strict=True)))
+    return rows
+
+
 def _add_sums(session: Session, after: Marks, upto: Marks, zone: ZoneInfo) -> None:
-    points = sums.points(session, after.entries, upto.entries, zone)
-    _add(
-        session,
-        PointsByDay,
-        ("day", "store_id", "kind", "cause_type"),
-        [
-            {"day": d, "store_id": s, "kind": k, "cause_type": c, "points": n}
-            for (d, s, k, c), n in sorted(points.items())
-        ],
-    )
+    points, balances = sums.entries(session, after.entries, upto.entries, zone)
+    keys = ("day", "store_id", "kind", "cause_type")
+    _add(session, PointsByDay, keys, _rows((*keys, "points"), points))
+    keys = ("day", "home_store_id")
+    _add(session, BalancesByDay, keys, _rows((*keys, "points"), balances))
     sales = sums.sales(session, after.sales, upto.sales, zone)
-    _add(
-        session,
-        SalesByDay,
-        ("day", "store_id"),
-        [
-            {"day": d, "store_id": s, "sales_minor": v[0], "member_sales_minor": v[1]}
-            for (d, s), v in sorted(sales.items())
-        ],
-    )
+    keys = ("day", "store_id")
+    _add(session, SalesByDay, keys, _rows((*keys, "sales_minor", "member_sales_minor"), sales))
+    lots = closed_lots.change(session, after.movements, upto.movements, zone)
+    _add(session, ClosedLotsByDay, keys, _rows((*keys, "closed_points", "expired_points"), lots))
 
 
 def _note(row: RollupState, marks: Marks, now: datetime) -> None:
-    row.next_entries_id, row.next_sales_id, row.next_members_id = (
-        marks.entries,
-        marks.sales,
-        marks.members,
-    )
+    for name in FIELDS:
+        setattr(row, f"next_{name}_id", getattr(marks, name))
     row.noted_at = now
 
 
 def _hold(row: RollupState, marks: Marks) -> None:
-    row.entries_id, row.sales_id, row.members_id = marks.entries, marks.sales, marks.members
+    for name in FIELDS:
+        setattr(row, f"{name}_id", getattr(marks, name))
 
 
 def roll_up(
@@ -223,11 +224,7 @@ def roll_up(
             _note(row, latest(session), now)
         return {"entries": 0, "sales": 0, "members": 0}
     after = held(row)
-    upto = (
-        latest(session)
-        if not lag
-        else Marks(row.next_entries_id, row.next_sales_id, row.next_members_id)
-    )
+    upto = held(row, "next_") if lag else latest(session)
     _add_sums(session, after, upto, zone)
     who = touched(session, after, upto)
     _count_again(session, who, zone, active_days)
@@ -253,10 +250,10 @@ def rebuild(
     for model in TABLES:
         session.execute(delete(model))
     upto = latest(session)
-    for first in range(0, max(upto.entries, upto.sales), STEP):
+    for first in range(0, max(upto.entries, upto.sales, upto.movements), STEP):
         last = first + STEP
-        part = Marks(min(last, upto.entries), min(last, upto.sales), 0)
-        _add_sums(session, Marks(first, first, 0), part, zone)
+        part = Marks(min(last, upto.entries), min(last, upto.sales), 0, min(last, upto.movements))
+        _add_sums(session, Marks(first, first, 0, first), part, zone)
         if progress:
             progress(1)
     members = select(MEMBERS.c.id).where(MEMBERS.c.id <= upto.members)
@@ -275,4 +272,4 @@ def rebuild_steps(session: Session) -> int:
     """How many steps a rebuild takes now (for a progress bar)."""
     upto = latest(session)
     members = session.scalar(select(func.count()).where(MEMBERS.c.id <= upto.members)) or 0
-    return -(-max(upto.entries, upto.sales) // STEP) + -(-members // CHUNK)
+    return -(-max(upto.entries, upto.sales, upto.movements) // STEP) + -(-members // CHUNK)

@@ -20,6 +20,7 @@ from rewards.analytics.program import ENTRIES, MEMBERS, SALES
 
 PointsKey = tuple[int, int, str, str]  # day, store, kind, cause type
 SalesKey = tuple[int, int]  # day, store
+BalanceKey = tuple[int, int]  # day, the member's enrolment store
 
 
 def _ids(table: Any, after: int, upto: int | None) -> Any:
@@ -34,35 +35,45 @@ def _stores(session: Session, table: Any, column: Any, ids: set[int]) -> dict[in
     return {key: value for key, value in session.execute(stmt)}
 
 
-def points(session: Session, after: int, upto: int | None, zone: ZoneInfo) -> Counter[PointsKey]:
-    """Points of the entries with ids in (after, upto] (no upper bound: upto None)."""
-    rows = session.execute(
-        select(
-            ENTRIES.c.occurred_at,
-            ENTRIES.c.kind,
-            ENTRIES.c.cause_type,
-            ENTRIES.c.cause_id,
-            ENTRIES.c.points,
-            ENTRIES.c.store_id,
-            ENTRIES.c.member_id,
-        ).where(_ids(ENTRIES, after, upto))
-    ).all()
+def stores_of_entries(session: Session, rows: list[Any]) -> list[int]:
+    """The store of each entry row (with store_id, cause_type, cause_id and member_id)."""
     unplaced = [row for row in rows if row.store_id is None]
     receipts = {int(r.cause_id) for r in unplaced if r.cause_type == "transaction"}
     receipt_store = _stores(session, SALES, SALES.c.store_id, receipts)
     people = {r.member_id for r in unplaced if r.cause_type != "transaction"}
     home = _stores(session, MEMBERS, MEMBERS.c.enrolled_store_id, people)
-    found: Counter[PointsKey] = Counter()
+    found = []
     for row in rows:
         store = row.store_id
         if store is None and row.cause_type == "transaction":
             store = receipt_store.get(int(row.cause_id))
         if store is None:
             store = home.get(row.member_id)
-        found[(day_number(row.occurred_at, zone), store or 0, row.kind, row.cause_type)] += (
-            row.points
-        )
+        found.append(store or 0)
     return found
+
+
+PLACE = (ENTRIES.c.store_id, ENTRIES.c.cause_type, ENTRIES.c.cause_id, ENTRIES.c.member_id)
+
+
+def entries(
+    session: Session, after: int, upto: int | None, zone: ZoneInfo
+) -> tuple[Counter[PointsKey], Counter[BalanceKey]]:
+    """Points of the entries with ids in (after, upto] (no upper bound: upto None), by day,
+    store, kind and cause type; and by day and their member's enrolment store."""
+    rows = session.execute(
+        select(ENTRIES.c.occurred_at, ENTRIES.c.kind, ENTRIES.c.points, *PLACE).where(
+            _ids(ENTRIES, after, upto)
+        )
+    ).all()
+    home = _stores(session, MEMBERS, MEMBERS.c.enrolled_store_id, {r.member_id for r in rows})
+    points: Counter[PointsKey] = Counter()
+    balances: Counter[BalanceKey] = Counter()
+    for row, store in zip(rows, stores_of_entries(session, rows), strict=True):
+        day = day_number(row.occurred_at, zone)
+        points[(day, store, row.kind, row.cause_type)] += row.points
+        balances[(day, home.get(row.member_id) or 0)] += row.points
+    return points, balances
 
 
 def sales(

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from loyalty.db import utcnow
 from loyalty.extensions import db
@@ -225,3 +226,55 @@ def test_the_liability_uses_the_settings_until_lots_close(client, program):
         "expected_breakage": "0.2000",
         "expected_value": "16.00",
     }
+
+
+def _roll_up(app, lag_passed: bool = False) -> dict:
+    """The periodic roll-up as the scheduler runs it; `lag_passed`: as if its last run was
+    longer ago than the lag."""
+    from loyalty.jobs import periodic_tasks
+    from rewards.analytics import rollups
+    from rewards.analytics.models import RollupState
+
+    with app.app_context():
+        if lag_passed:
+            with unit_of_work():
+                db.session.get(RollupState, 1).noted_at -= rollups.LAG
+        return periodic_tasks(app)["roll_up_analytics"](db.session)
+
+
+def test_the_figures_are_the_same_once_rolled_up(app, client, program, built, runner):
+    queries = {"whole": {}, "BKK02": {"store": "BKK02"}}
+    before = {name: _report(client, program, **query) for name, query in queries.items()}
+    first = _roll_up(app)  # the first roll-up counts everything there is
+    assert (first["sales"], first["members"]) == (7, 5)
+    for name, query in queries.items():
+        assert _report(client, program, **query) == before[name]
+    m4 = {"member_no": built["m4"]["member_no"]}
+    _post(client, program, "BKK02", receipt("S6", "75.00", m4))
+    later = _report(client, program, store="BKK02")  # not rolled up yet, and counted
+    assert later["points"]["issued"] == before["BKK02"]["points"]["issued"] + 3
+    assert _roll_up(app)["sales"] == 0  # within the lag: nothing
+    assert _roll_up(app, lag_passed=True)["sales"] == 0  # up to what was noted before S6
+    assert _report(client, program, store="BKK02") == later
+    added = _roll_up(app, lag_passed=True)  # S6 was noted on the run before
+    assert (added["sales"], added["members"]) == (1, 1)
+    assert _report(client, program, store="BKK02") == later
+    result = runner.invoke(args=["analytics", "check"])
+    assert result.exit_code == 0, result.output
+    assert "rollups agree with the ledger" in result.output
+
+
+def test_the_roll_up_commands(app, client, program, built, runner):
+    report = _report(client, program)
+    result = runner.invoke(args=["analytics", "roll-up"])
+    assert result.exit_code == 0, result.output
+    assert "7 more receipt ids" in result.output
+    result = runner.invoke(args=["analytics", "roll-up", "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "5 members counted again" in result.output
+    assert _report(client, program) == report
+    with app.app_context(), unit_of_work():  # a rollup that drifted from the ledger
+        db.session.execute(text("UPDATE rollup_points SET points = points + 1"))
+    result = runner.invoke(args=["analytics", "check"])
+    assert result.exit_code == 1
+    assert "points: rollups" in result.output

@@ -1,0 +1,84 @@
+"""Outstanding and owed points at the end of a window, and the breakage rate, read from the
+rollups with what they do not hold yet (docs/ANALYTICS.md, "Rollups").
+
+The members' balances at the end of a day are the sum of the entries dated up to it; those
+above zero are that sum plus what the members below zero owe, and a member can only owe then
+if they owe now or have entries dated after it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty.db import one_of
+from rewards.analytics import closed_lots
+from rewards.analytics.models import BalancesByDay, ClosedLotsByDay
+from rewards.analytics.periods import EPOCH
+from rewards.analytics.program import ENTRIES, MEMBERS, Scope, share
+from rewards.analytics.sums import BalanceKey
+
+
+def _last_day(scope: Scope) -> int:
+    return (scope.window.last - EPOCH).days
+
+
+def _owed(session: Session, scope: Scope) -> int:
+    """What members below zero at the end of the window owe (a positive number)."""
+    end = scope.window.end
+    later = {
+        member_id: int(points)
+        for member_id, points in session.execute(
+            select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points))
+            .where(ENTRIES.c.occurred_at >= end)
+            .group_by(ENTRIES.c.member_id)
+        )
+    }
+    candidates = set(later) | set(
+        session.scalars(select(MEMBERS.c.id).where(MEMBERS.c.points_balance < 0))
+    )
+    if not candidates:
+        return 0
+    stmt = select(MEMBERS.c.id, MEMBERS.c.points_balance).where(
+        one_of(session, MEMBERS.c.id, candidates)
+    )
+    if scope.store_id is not None:
+        stmt = stmt.where(MEMBERS.c.enrolled_store_id == scope.store_id)
+    return sum(max(0, later.get(m, 0) - balance) for m, balance in session.execute(stmt))
+
+
+def balances(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> tuple[int, int]:
+    """(outstanding, owed) at the end of the window; `unrolled`: the entries the rollups do
+    not hold yet, by day and enrolment store."""
+    last, t = _last_day(scope), BalancesByDay
+    stmt = select(func.coalesce(func.sum(t.points), 0)).where(t.day <= last)
+    if scope.store_id is not None:
+        stmt = stmt.where(t.home_store_id == scope.store_id)
+    net = int(session.scalar(stmt)) + sum(
+        points
+        for (day, home), points in unrolled.items()
+        if day <= last and scope.store_id in (None, home)
+    )
+    owed = _owed(session, scope)
+    return net + owed, owed
+
+
+def breakage(session: Session, scope: Scope, movements_after: int, zone: ZoneInfo) -> str | None:
+    """Of the points in lots earned by the end of the window that have closed, the share that
+    expired; None while none has closed."""
+    last, t = _last_day(scope), ClosedLotsByDay
+    stmt = select(
+        func.coalesce(func.sum(t.closed_points), 0), func.coalesce(func.sum(t.expired_points), 0)
+    ).where(t.day <= last)
+    if scope.store_id is not None:
+        stmt = stmt.where(t.store_id == scope.store_id)
+    closed, expired = (int(n) for n in session.execute(stmt).one())
+    for (day, store), (more, gone) in closed_lots.change(
+        session, movements_after, None, zone
+    ).items():
+        if day <= last and scope.store_id in (None, store):
+            closed, expired = closed + more, expired + gone
+    return share(expired, closed)
