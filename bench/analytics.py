@@ -46,16 +46,18 @@ def prepare(args: argparse.Namespace, env: dict[str, str], today: Any) -> dict[s
         profile_refresh._program(env)
         made = {"program": profile_data.generate(url, args.members, args.transactions, today)}
         made["ledger"] = analytics_data.generate(url)
-    return {**made, "rollups": rebuild_rollups(env)}
+    return {**made, "rollups": roll_up(env, rebuild=not made.get("kept"))}
 
 
-def rebuild_rollups(env: dict[str, str]) -> dict[str, Any]:
-    """`flask analytics roll-up --rebuild`, timed: the rollups counted from the whole ledger."""
+def roll_up(env: dict[str, str], rebuild: bool) -> dict[str, Any]:
+    """`flask analytics roll-up [--rebuild]`, timed: a kept program's rollups brought up to
+    date (counted whole when they are missing), a new one's counted from the whole ledger."""
     started, cpu = time.perf_counter(), os.times()
-    printed = commands.flask(env, "analytics", "roll-up", "--rebuild", timeout=7200)
+    options = ["--rebuild"] if rebuild else []
+    printed = commands.flask(env, "analytics", "roll-up", *options, timeout=7200)
     after = os.times()
     seconds = time.perf_counter() - started
-    print(f"rollups rebuilt in {seconds:.0f} s: {printed.strip().splitlines()[-1]}", flush=True)
+    print(f"rollups up to date in {seconds:.0f} s: {printed.strip().splitlines()[-1]}", flush=True)
     return {
         "seconds": round(seconds, 1),
         "command_cpu_s": round(

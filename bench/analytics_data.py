@@ -32,7 +32,7 @@ LEDGER_SQL = (
     INSERT INTO journal_entries (id, idempotency_key, kind, member_id, points, balance_after,
         occurred_at, description, cause_type, cause_id, rule, store_id)
     SELECT %(offset)s + e.id, 'redeem:redemption:' || e.id, 'redeem', e.member_id, -e.points,
-        0, e.occurred_at + interval '1 day', 'Redeemed', 'redemption', e.id::text, '',
+        0, least(e.occurred_at + interval '1 day', now()), 'Redeemed', 'redemption', e.id::text, '',
         e.store_id
     FROM journal_entries AS e WHERE e.kind = 'earn' AND e.id %% 5 = 0
     """,

@@ -287,6 +287,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "connections" in phases:
             print(f"{args.connections} connections resolving at once …", flush=True)
             results["connections"] = connections_phase(args, program)
+        if "batches" in phases:  # the analytics rollups over what the phases wrote
+            receipts = progress.wait_processed(args.database, args.drain_timeout).processed
+            rolled = stack.roll_up(config)
+            rolled["receipts"] = receipts
+            per = 1000 / max(receipts, 1)
+            rolled["ms_per_receipt"] = {
+                k: round(v * per, 3) for k, v in rolled.items() if k != "receipts"
+            }
+            results["analytics_roll_up"] = rolled
+            print(f"analytics roll-up: {rolled}", flush=True)
     results["integrity"] = progress.integrity(args.database)
     print(report.table(results))
     print(f"results: {report.write_json(results, stamp)}")
@@ -321,6 +331,7 @@ def prepare(args: argparse.Namespace, config: stack.ServiceConfig) -> fixtures.P
         stack.sqlalchemy_url(args.database), args.stores, args.clients, args.members,
         funded, OPENING_POINTS,
     )  # fmt: skip
+    stack.roll_up(config)  # the rollups' first run counts the members; later ones add
     if args.campaigns:
         codes = fixtures.store_codes(args.stores)
         docs = campaign_mix.campaign_docs(args.campaigns, codes, CAMPAIGN_RECEIPTS)

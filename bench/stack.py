@@ -69,6 +69,29 @@ class ServiceConfig:
         }
 
 
+def roll_up(config: ServiceConfig) -> dict[str, float]:
+    """`flask analytics roll-up` over what the service wrote, timed: wall seconds, the
+    command's CPU seconds and the whole machine's busy CPU seconds meanwhile (the command and
+    PostgreSQL, on an otherwise idle machine)."""
+    from bench.cpu import machine_cpu_s  # noqa: PLC0415  (bench.cpu imports this module)
+
+    busy, started, own = machine_cpu_s()[0], time.perf_counter(), os.times()
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "analytics", "roll-up"],
+        cwd=ROOT,
+        env=config.environment(),
+        check=True,
+        capture_output=True,
+    )
+    done = os.times()
+    command = done.children_user + done.children_system - own.children_user - own.children_system
+    return {
+        "wall_s": round(time.perf_counter() - started, 2),
+        "command_cpu_s": round(command, 2),
+        "machine_busy_s": round(machine_cpu_s()[0] - busy, 2),
+    }
+
+
 def migrate(config: ServiceConfig) -> None:
     """Make the schema the only supported way: the Alembic migrations."""
     subprocess.run(

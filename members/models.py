@@ -36,13 +36,6 @@ class Member(db.Model):
             postgresql_where=text("status IN ('merged', 'erased')"),
             sqlite_where=text("status IN ('merged', 'erased')"),
         ),
-        # members owing points: few (analytics)
-        Index(
-            "ix_members_owing",
-            "id",
-            postgresql_where=text("points_balance < 0"),
-            sqlite_where=text("points_balance < 0"),
-        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

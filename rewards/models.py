@@ -63,6 +63,13 @@ class JournalEntry(db.Model):
         Index("ix_journal_entries_member", "member_id", "id"),
         # entries after a day (analytics): BRIN on PostgreSQL, entries come in about time order
         Index("ix_journal_entries_occurred", "occurred_at", postgresql_using="brin"),
+        # entries that left a balance below zero: few (analytics: who may owe points)
+        Index(
+            "ix_journal_entries_owing",
+            "member_id",
+            postgresql_where=text("balance_after < 0"),
+            sqlite_where=text("balance_after < 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 CLOSED = sa.text("status IN ('merged', 'erased')")
-OWING = sa.text("points_balance < 0")
+OWING = sa.text("balance_after < 0")
 
 
 def upgrade():
@@ -30,10 +30,12 @@ def upgrade():
     sa.Column('sales_id', sa.BigInteger(), nullable=False),
     sa.Column('members_id', sa.BigInteger(), nullable=False),
     sa.Column('movements_id', sa.BigInteger(), nullable=False),
+    sa.Column('tier_changes_id', sa.BigInteger(), nullable=False),
     sa.Column('next_entries_id', sa.BigInteger(), nullable=False),
     sa.Column('next_sales_id', sa.BigInteger(), nullable=False),
     sa.Column('next_members_id', sa.BigInteger(), nullable=False),
     sa.Column('next_movements_id', sa.BigInteger(), nullable=False),
+    sa.Column('next_tier_changes_id', sa.BigInteger(), nullable=False),
     sa.Column('noted_at', loyalty.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active_days', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_state'))
@@ -67,7 +69,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('day', 'store_id', name=op.f('pk_rollup_sales'))
     )
     op.create_table('rollup_member_counts',
-    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.Column('cohort', sa.Integer(), nullable=False),
     sa.Column('period', sa.Integer(), nullable=False),
@@ -82,8 +84,9 @@ def upgrade():
     # members merged or erased: few, found without reading the others
     op.create_index('ix_members_closed', 'members', ['id', 'merged_into_id'], unique=False,
                     postgresql_where=CLOSED, sqlite_where=CLOSED)
-    # members owing points (a balance below zero): few
-    op.create_index('ix_members_owing', 'members', ['id'], unique=False,
+    # entries that left a balance below zero: few, and written once (an index on the members'
+    # balance would cost every update of a member row its in-place (HOT) update)
+    op.create_index('ix_journal_entries_owing', 'journal_entries', ['member_id'], unique=False,
                     postgresql_where=OWING, sqlite_where=OWING)
     # entries after a day: on PostgreSQL a BRIN index, nearly free to keep, as entries are
     # written in about the order of their time
@@ -93,7 +96,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_journal_entries_occurred', table_name='journal_entries')
-    op.drop_index('ix_members_owing', table_name='members')
+    op.drop_index('ix_journal_entries_owing', table_name='journal_entries')
     op.drop_index('ix_members_closed', table_name='members')
     op.drop_table('rollup_closed_lots')
     op.drop_table('rollup_balances')

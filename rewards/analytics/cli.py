@@ -43,8 +43,8 @@ def roll_up(rebuild: bool, every: int | None) -> None:
 
 def _said(got: dict[str, int]) -> None:
     click.echo(
-        f"rollups read {got['entries']:,} more ledger entry ids and {got['sales']:,} more"
-        f" receipt ids; {got['members']:,} members counted again"
+        f"rollups took in {got['entries']:,} ledger entries and {got['sales']:,} receipts;"
+        f" {got['members']:,} members counted again"
     )
 
 

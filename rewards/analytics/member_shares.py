@@ -3,6 +3,7 @@ and their sales (pure rules first, then the reads that feed them).
 
 A member adds, for the whole program (store 0) and, where it applies, one store:
 - "enrol": 1 on their enrolment day (the store: where they enrolled);
+- "tier:<code>": 1 in the tier they hold now, and "points:<code>" their balance above zero;
 - "week": 1 on each week they bought in, keyed by the Monday and the days of the week they
   bought on as bits (a window that cuts a week counts the buyers of its days);
 - "month": 1 for each month they bought in, with their enrolment month as cohort (the store:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,15 +44,28 @@ def spells(days: Sequence[int], active_days: int) -> list[tuple[int, int]]:
     return found
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A member as they stand now: enrolment, enrolment store, tier, balance."""
+
+    enrolled_at: datetime
+    home: int | None
+    tier: str = "member"
+    balance: int = 0
+
+
 def shares(
-    enrolled_at: datetime, home: int | None, sales: Iterable[Sale], zone: ZoneInfo, active_days: int
+    member: Standing, sales: Iterable[Sale], zone: ZoneInfo, active_days: int
 ) -> Counter[Key]:
     """One counted member's share of the member counts."""
+    enrolled_at, home = member.enrolled_at, member.home
     enrolled = day_number(enrolled_at, zone)
     cohort = month_number(day_date(enrolled))
-    got: Counter[Key] = Counter({("enrol", 0, 0, enrolled): 1})
-    if home is not None:
-        got[("enrol", home, 0, enrolled)] += 1
+    got: Counter[Key] = Counter()
+    for scope in (0,) if home is None else (0, home):
+        got[("enrol", scope, 0, enrolled)] += 1
+        got[(f"tier:{member.tier}", scope, 0, 0)] += 1
+        got[(f"points:{member.tier}", scope, 0, 0)] += max(member.balance, 0)
     week_days: dict[tuple[int, int], int] = {}
     days: dict[int, set[int]] = {}
     for when, store in sales:
@@ -78,9 +93,14 @@ def fresh(session: Session, where: Any, zone: ZoneInfo, active_days: int) -> dic
     merged or erased)."""
     found: dict[int, Counter[Key]] = {}
     people = session.execute(
-        select(MEMBERS.c.id, MEMBERS.c.enrolled_at, MEMBERS.c.enrolled_store_id, MEMBERS.c.status)
-        .where(where)
-        .order_by(MEMBERS.c.id)
+        select(
+            MEMBERS.c.id,
+            MEMBERS.c.status,
+            MEMBERS.c.enrolled_at,
+            MEMBERS.c.enrolled_store_id,
+            MEMBERS.c.tier_code,
+            MEMBERS.c.points_balance,
+        ).where(where)
     ).all()
     sales: dict[int, list[Sale]] = {}
     bought = select(SALES.c.member_id, SALES.c.occurred_at, SALES.c.store_id).where(
@@ -88,13 +108,11 @@ def fresh(session: Session, where: Any, zone: ZoneInfo, active_days: int) -> dic
     )
     for member_id, when, store in session.execute(bought):
         sales.setdefault(member_id, []).append((when, store))
-    for member_id, enrolled_at, home, status in people:
+    for member_id, status, *standing in people:
+        member = Standing(*standing)
         counted = status not in CLOSED
-        found[member_id] = (
-            shares(enrolled_at, home, sales.get(member_id, ()), zone, active_days)
-            if counted
-            else Counter()
-        )
+        bought = sales.get(member_id, ())
+        found[member_id] = shares(member, bought, zone, active_days) if counted else Counter()
     return found
 
 

@@ -18,7 +18,8 @@ from loyalty.extensions import db
 
 
 class RollupState(db.Model):
-    """One row: the last entry, sale, member and lot movement id the rollups hold (`*_id`),
+    """One row: the last entry, sale, member, lot movement and tier change id the rollups hold
+    (`*_id`),
     the ids they will read up to next (`next_*`, noted at `noted_at`), and the active-days
     setting they count by."""
 
@@ -29,10 +30,12 @@ class RollupState(db.Model):
     sales_id: Mapped[int] = mapped_column(BigInteger, default=0)
     members_id: Mapped[int] = mapped_column(BigInteger, default=0)
     movements_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    tier_changes_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_entries_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_sales_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_members_id: Mapped[int] = mapped_column(BigInteger, default=0)
     next_movements_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    next_tier_changes_id: Mapped[int] = mapped_column(BigInteger, default=0)
     noted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active_days: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -87,11 +90,12 @@ class SalesByDay(db.Model):
 class MemberCount(db.Model):
     """Members counted by kind ("enrol" by day, "week" by Monday and the days of it bought on,
     "month" by enrolment month and month bought in, "active" as +1 where a spell of activity
-    starts and -1 the day after it ends), for the whole program (store 0) or one store."""
+    starts and -1 the day after it ends; "tier:<code>" the members in a tier now and
+    "points:<code>" their points above zero), for the whole program (store 0) or one store."""
 
     __tablename__ = "rollup_member_counts"
 
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     store_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cohort: Mapped[int] = mapped_column(Integer, primary_key=True)
     period: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -25,6 +25,7 @@ def program_report(session: Session, scope: Scope) -> dict[str, Any]:
         rolled.cohorts(scope, read),
         read.balances,
         read.breakage_rate,
+        rolled.by_tier(read),
     )
 
 
@@ -41,6 +42,7 @@ def recounted_report(session: Session, scope: Scope) -> dict[str, Any]:
         trends.cohorts(session, scope),
         program.balances(session, scope),
         program.breakage(session, scope),
+        program.by_tier(session, scope),
     )
 
 
@@ -53,6 +55,7 @@ def _report(
     cohorts: list[dict[str, Any]],
     balances: tuple[int, int],
     breakage_rate: str | None,
+    tiers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     outstanding, owed = balances
     points.update(outstanding=outstanding, owed=owed, pending=program.pending(session, scope))
@@ -64,7 +67,7 @@ def _report(
         "redemption_rate": program.share(points["redeemed"], points["issued"]),
         "breakage_rate": breakage_rate,
         "liability": program.liability(session, outstanding, breakage_rate),
-        "by_tier": program.by_tier(session, scope),
+        "by_tier": tiers,
         "by_week": weeks,
         "cohorts": cohorts,
     }

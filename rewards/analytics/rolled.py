@@ -77,28 +77,26 @@ def _counts(
     session: Session, scope: Scope, row: RollupState | None, zone: ZoneInfo
 ) -> Counter[tuple[str, int, int]]:
     """The member counts a report reads: enrolments and activity up to the end of the window's
-    last month, weeks of the window, months of its cohorts."""
+    last month, weeks of the window, months of its cohorts, tiers now."""
     w, t = scope.window, MemberCount
-    store = scope.store_id or 0
     first, last = day_of(w.first), day_of(w.last)
     month_end = day_of(w.months()[-1][2].date()) - 1
-    first_month = month_number(w.first)
-    stmt = select(t.kind, t.cohort, t.period, t.members).where(
-        t.store_id == store,
-        or_(
-            and_(t.kind.in_(("enrol", "active")), t.period <= month_end),
-            and_(t.kind == "week", t.period.between(monday(first), last)),
-            and_(t.kind == "month", t.cohort >= first_month),
-        ),
-    )
+    store = t.store_id == (scope.store_id or 0)
     found: Counter[tuple[str, int, int]] = Counter()
-    for kind, cohort, period, members in session.execute(stmt):
-        found[(kind, cohort, period)] += int(members)
-    marks = rollups.held(row)
-    who = rollups.touched(session, marks, None)
+    for condition in (
+        and_(t.kind.in_(("enrol", "active")), store, t.period <= month_end),
+        and_(t.kind == "week", store, t.period.between(monday(first), last)),
+        and_(t.kind == "month", store, t.cohort >= month_number(w.first)),
+        and_(or_(t.kind.startswith("tier:"), t.kind.startswith("points:")), store),
+    ):
+        for kind, cohort, period, members in session.execute(
+            select(t.kind, t.cohort, t.period, t.members).where(condition)
+        ):
+            found[(kind, cohort, period)] += int(members)
+    who = rollups.touched(session, rollups.held(row), None)
     change: Counter[Key] = rollups.change_in_counts(session, who, zone, scope.active_days)
     for (kind, scope_store, cohort, period), n in change.items():
-        if scope_store == store:
+        if scope_store == (scope.store_id or 0):
             found[(kind, cohort, period)] += n
     return found
 
@@ -143,8 +141,25 @@ def point_flows(rolled: Rolled, first: int, last: int) -> dict[str, int]:
     )
 
 
+def by_tier(rolled: Rolled) -> list[dict[str, Any]]:
+    """Members and their points above zero by the tier they hold now."""
+    tiers = sorted(k[5:] for (k, _c, _p), n in rolled.counts.items() if k.startswith("tier:") and n)
+    return [
+        {
+            "tier": tier,
+            "members": rolled.counts[(f"tier:{tier}", 0, 0)],
+            "outstanding": rolled.counts[(f"points:{tier}", 0, 0)],
+        }
+        for tier in tiers
+    ]
+
+
 def by_week(scope: Scope, rolled: Rolled) -> list[dict[str, Any]]:
     weeks = []
+    buying: dict[int, list[tuple[int, int]]] = {}
+    for (kind, bits, period), n in rolled.counts.items():
+        if kind == "week":
+            buying.setdefault(period, []).append((bits, n))
     for start, _first_at, _end_at in scope.window.weeks():
         week = day_of(start)
         first = max(week, day_of(scope.window.first))
@@ -154,11 +169,7 @@ def by_week(scope: Scope, rolled: Rolled) -> list[dict[str, Any]]:
             sum(rolled.sales.get(d, [0, 0])[i] for d in range(first, last + 1)) for i in (0, 1)
         ]
         days = sum(1 << (d - week) for d in range(first, last + 1))
-        buyers = sum(
-            n
-            for (kind, bits, period), n in rolled.counts.items()
-            if kind == "week" and period == week and bits & days
-        )
+        buyers = sum(n for bits, n in buying.get(week, ()) if bits & days)
         weeks.append(
             {
                 "week_start": start.isoformat(),

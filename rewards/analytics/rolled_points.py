@@ -3,7 +3,8 @@ rollups with what they do not hold yet (docs/ANALYTICS.md, "Rollups").
 
 The members' balances at the end of a day are the sum of the entries dated up to it; those
 above zero are that sum plus what the members below zero owe, and a member can only owe then
-if they owe now or have entries dated after it.
+if they have entries dated after it or owe now (and then an entry of theirs left a balance
+below zero).
 """
 
 from __future__ import annotations
@@ -26,20 +27,26 @@ def _last_day(scope: Scope) -> int:
     return (scope.window.last - EPOCH).days
 
 
-def _owed(session: Session, scope: Scope) -> int:
-    """What members below zero at the end of the window owe (a positive number)."""
-    end = scope.window.end
-    later = {
-        member_id: int(points)
-        for member_id, points in session.execute(
-            select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points))
-            .where(ENTRIES.c.occurred_at >= end)
-            .group_by(ENTRIES.c.member_id)
-        )
-    }
-    candidates = set(later) | set(
-        session.scalars(select(MEMBERS.c.id).where(MEMBERS.c.points_balance < 0))
+def _later(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> dict[int, int]:
+    """Each member's points of entries dated after the window (read only when the rollups or
+    the entries they do not hold yet have such days)."""
+    last = _last_day(scope)
+    after = select(BalancesByDay.day).where(BalancesByDay.day > last).limit(1)
+    if not any(day > last for day, _home in unrolled) and session.scalar(after) is None:
+        return {}
+    stmt = (
+        select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points))
+        .where(ENTRIES.c.occurred_at >= scope.window.end)
+        .group_by(ENTRIES.c.member_id)
     )
+    return {member_id: int(points) for member_id, points in session.execute(stmt)}
+
+
+def _owed(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> int:
+    """What members below zero at the end of the window owe (a positive number)."""
+    later = _later(session, scope, unrolled)
+    ever_below = select(ENTRIES.c.member_id).where(ENTRIES.c.balance_after < 0).distinct()
+    candidates = set(later) | set(session.scalars(ever_below))
     if not candidates:
         return 0
     stmt = select(MEMBERS.c.id, MEMBERS.c.points_balance).where(
@@ -62,7 +69,7 @@ def balances(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> t
         for (day, home), points in unrolled.items()
         if day <= last and scope.store_id in (None, home)
     )
-    owed = _owed(session, scope)
+    owed = _owed(session, scope, unrolled)
     return net + owed, owed
 
 

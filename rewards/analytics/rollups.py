@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.bulk import upsert_rows
 from loyalty.db import dialect_insert, one_of
+from members.models import TierChange
 from rewards.analytics import closed_lots, member_shares, sums
 from rewards.analytics.models import (
     BalancesByDay,
@@ -42,15 +43,17 @@ TABLES = (PointsByDay, BalancesByDay, SalesByDay, ClosedLotsByDay, MemberCount, 
 
 @dataclass(frozen=True)
 class Marks:
-    """Ids up to which the rollups hold entries, sales, members and lot movements."""
+    """Ids up to which the rollups hold entries, sales, members, lot movements and tier
+    changes."""
 
     entries: int
     sales: int
     members: int
     movements: int
+    tier_changes: int
 
 
-FIELDS = ("entries", "sales", "members", "movements")
+FIELDS = ("entries", "sales", "members", "movements", "tier_changes")
 
 
 def state(session: Session) -> RollupState:
@@ -68,7 +71,7 @@ def held(row: RollupState | None, prefix: str = "") -> Marks:
     """What the rollups hold (nothing before their first roll-up); with prefix "next_", the
     ids noted for the next roll-up."""
     if row is None:
-        return Marks(0, 0, 0, 0)
+        return Marks(0, 0, 0, 0, 0)
     return Marks(*(getattr(row, f"{prefix}{name}_id") for name in FIELDS))
 
 
@@ -76,23 +79,27 @@ def latest(session: Session) -> Marks:
     def top(table: Any) -> int:
         return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))))
 
-    return Marks(top(ENTRIES), top(SALES), top(MEMBERS), top(closed_lots.MOVES))
+    return Marks(
+        top(ENTRIES), top(SALES), top(MEMBERS), top(closed_lots.MOVES), top(TierChange.__table__)
+    )
 
 
 def touched(session: Session, after: Marks, upto: Marks | None) -> set[int]:
-    """Members whose share may have changed since the rollups' marks: those with receipts or
-    enrolled after them, those merged or erased who still hold a share, and whom they were
-    merged into."""
-    sold = SALES.c.id > after.sales
-    enrolled = MEMBERS.c.id > after.members
-    if upto is not None:
-        sold, enrolled = (
-            sold & (SALES.c.id <= upto.sales),
-            enrolled & (MEMBERS.c.id <= upto.members),
-        )
-    found = set(session.scalars(select(SALES.c.member_id).where(sold).distinct()))
+    """Members whose share may have changed since the rollups' marks: those with receipts,
+    ledger entries or a tier change after them or enrolled after them, those merged or erased
+    who still hold a share, and whom they were merged into."""
+    found: set[int] = set()
+    for table, column, name in (
+        (SALES, SALES.c.member_id, "sales"),
+        (ENTRIES, ENTRIES.c.member_id, "entries"),
+        (MEMBERS, MEMBERS.c.id, "members"),
+        (TierChange.__table__, TierChange.member_id, "tier_changes"),
+    ):
+        since = table.c.id > getattr(after, name)
+        if upto is not None:
+            since = since & (table.c.id <= getattr(upto, name))
+        found.update(session.scalars(select(column).where(since).distinct()))
     found.discard(None)
-    found.update(session.scalars(select(MEMBERS.c.id).where(enrolled)))
     closed = MEMBERS.c.status.in_(CLOSED)
     shared = select(MemberShare.member_id)
     found.update(session.scalars(select(MEMBERS.c.id).where(closed, MEMBERS.c.id.in_(shared))))
@@ -210,12 +217,22 @@ def _hold(row: RollupState, marks: Marks) -> None:
         setattr(row, f"{name}_id", getattr(marks, name))
 
 
+def _taken_in(session: Session, after: Marks, upto: Marks) -> dict[str, int]:
+    """How many ledger entries and receipts lie between the marks."""
+
+    def rows(table: Any, name: str) -> int:
+        first, last = getattr(after, name), getattr(upto, name)
+        return session.scalar(select(func.count()).where(table.c.id > first, table.c.id <= last))
+
+    return {"entries": rows(ENTRIES, "entries"), "sales": rows(SALES, "sales")}
+
+
 def roll_up(
     session: Session, zone: ZoneInfo, active_days: int, now: datetime, lag: timedelta = LAG
 ) -> dict[str, int]:
     """Add to the rollups what they do not hold yet, up to the ids noted at least `lag` ago
     (with no lag: up to now). Counts everything again when the active-days setting changed.
-    Returns how many entries, receipts and members it read."""
+    Returns how many entries and receipts it took in, and how many members it counted again."""
     row = state(session)
     if row.active_days != active_days:
         return rebuild(session, zone, active_days, now)
@@ -230,11 +247,7 @@ def roll_up(
     _count_again(session, who, zone, active_days)
     _hold(row, upto)
     _note(row, latest(session), now)
-    return {
-        "entries": upto.entries - after.entries,
-        "sales": upto.sales - after.sales,
-        "members": len(who),
-    }
+    return {**_taken_in(session, after, upto), "members": len(who)}
 
 
 def rebuild(
@@ -252,8 +265,10 @@ def rebuild(
     upto = latest(session)
     for first in range(0, max(upto.entries, upto.sales, upto.movements), STEP):
         last = first + STEP
-        part = Marks(min(last, upto.entries), min(last, upto.sales), 0, min(last, upto.movements))
-        _add_sums(session, Marks(first, first, 0, first), part, zone)
+        part = Marks(
+            min(last, upto.entries), min(last, upto.sales), 0, min(last, upto.movements), 0
+        )
+        _add_sums(session, Marks(first, first, 0, first, 0), part, zone)
         if progress:
             progress(1)
     members = select(MEMBERS.c.id).where(MEMBERS.c.id <= upto.members)
@@ -265,7 +280,7 @@ def rebuild(
     row.active_days = active_days
     _hold(row, upto)
     _note(row, upto, now)
-    return {"entries": upto.entries, "sales": upto.sales, "members": len(everyone)}
+    return {**_taken_in(session, Marks(0, 0, 0, 0, 0), upto), "members": len(everyone)}
 
 
 def rebuild_steps(session: Session) -> int:

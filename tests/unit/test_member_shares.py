@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from rewards.analytics.member_shares import shares, spells
+from rewards.analytics.member_shares import Standing, shares, spells
 from rewards.analytics.periods import EPOCH, day_number, monday, month_label, month_number
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -44,12 +44,16 @@ def test_a_members_share():
         (_at(date(2026, 3, 4)), 5),  # another store, Wednesday of the same week
         (_at(date(2026, 4, 20)), 3),  # home store, the next month
     ]
-    got = shares(enrolled, 3, sales, BANGKOK, 30)
+    got = shares(Standing(enrolled, 3, "gold", 120), sales, BANGKOK, 30)
     start, march, april = _day(date(2026, 3, 2)), 2026 * 12 + 2, 2026 * 12 + 3
     wednesday = 1 << 2
     assert got == {
         ("enrol", 0, 0, start): 1,
         ("enrol", 3, 0, start): 1,
+        ("tier:gold", 0, 0, 0): 1,  # the tier held now, and the points above zero
+        ("tier:gold", 3, 0, 0): 1,
+        ("points:gold", 0, 0, 0): 120,
+        ("points:gold", 3, 0, 0): 120,
         ("week", 0, 1 | wednesday, start): 1,  # both days, for the whole program
         ("week", 3, 1, start): 1,
         ("week", 5, wednesday, start): 1,
@@ -74,7 +78,10 @@ def test_a_members_share():
 
 def test_a_member_with_no_enrolment_store_counts_for_the_whole_program_only():
     enrolled = _at(date(2026, 3, 2))
-    got = shares(enrolled, None, [(_at(date(2026, 3, 3)), 4)], BANGKOK, 30)
+    owing = Standing(enrolled, None, "member", -15)
+    got = shares(owing, [(_at(date(2026, 3, 3)), 4)], BANGKOK, 30)
     assert ("enrol", 0, 0, _day(date(2026, 3, 2))) in got
-    assert not any(k[0] in ("enrol", "month", "active") and k[1] != 0 for k in got)
+    assert got[("tier:member", 0, 0, 0)] == 1
+    assert ("points:member", 0, 0, 0) not in got  # a balance below zero is owed, not held
+    assert not any(k[0] != "week" and k[1] != 0 for k in got)
     assert got[("week", 4, 1 << 1, _day(date(2026, 3, 2)))] == 1  # buyers at the store
