@@ -13,10 +13,17 @@ from rewards.analytics import rollups
 
 
 def roll_up(session: AnySession, timezone: str, lag: timedelta = rollups.LAG) -> dict[str, int]:
-    """Add to the rollups what they do not hold yet, in one unit of work."""
-    with unit_of_work(session):
-        days = int(get_setting(session, "active_days")["days"])
-        return rollups.roll_up(session, ZoneInfo(timezone), days, utcnow(), lag)
+    """Add to the rollups what they do not hold yet, a unit of work per run of ids, until
+    nothing more is due; returns the runs' totals."""
+    total = {"entries": 0, "sales": 0, "members": 0}
+    while True:
+        with unit_of_work(session):
+            days = int(get_setting(session, "active_days")["days"])
+            got = rollups.roll_up(session, ZoneInfo(timezone), days, utcnow(), lag)
+        for key in total:
+            total[key] += got[key]
+        if not got["more"]:
+            return total
 
 
 def rebuild(

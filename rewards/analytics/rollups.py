@@ -38,6 +38,7 @@ from rewards.analytics.program import CLOSED, ENTRIES, MEMBERS, SALES
 LAG = timedelta(seconds=30)
 CHUNK = 5_000  # members counted again per statement
 STEP = 100_000  # entries and receipts summed per statement in a rebuild
+RUN = 20_000  # ids of each kind a roll-up takes in per unit of work
 TABLES = (PointsByDay, BalancesByDay, SalesByDay, ClosedLotsByDay, MemberCount, MemberShare)
 
 
@@ -227,27 +228,40 @@ def _taken_in(session: Session, after: Marks, upto: Marks) -> dict[str, int]:
     return {"entries": rows(ENTRIES, "entries"), "sales": rows(SALES, "sales")}
 
 
+def _furthest(a: Marks, b: Marks) -> Marks:
+    return Marks(*(max(getattr(a, f), getattr(b, f)) for f in FIELDS))
+
+
+def _capped(after: Marks, goal: Marks) -> Marks:
+    """At most RUN ids of each kind past `after`, towards `goal`."""
+    return Marks(*(min(getattr(goal, f), getattr(after, f) + RUN) for f in FIELDS))
+
+
 def roll_up(
     session: Session, zone: ZoneInfo, active_days: int, now: datetime, lag: timedelta = LAG
 ) -> dict[str, int]:
-    """Add to the rollups what they do not hold yet, up to the ids noted at least `lag` ago
-    (with no lag: up to now). Counts everything again when the active-days setting changed.
-    Returns how many entries and receipts it took in, and how many members it counted again."""
+    """Add to the rollups a run of what they do not hold yet, up to the ids noted at least
+    `lag` ago (with no lag: up to now), at most RUN ids of each kind. Counts everything again
+    when the active-days setting changed. Returns how many entries and receipts it took in,
+    how many members it counted again, and whether more is due now (`more`: 1)."""
     row = state(session)
     if row.active_days != active_days:
-        return rebuild(session, zone, active_days, now)
+        return {**rebuild(session, zone, active_days, now), "more": 0}
+    after = held(row)
+    goal = _furthest(after, held(row, "next_")) if lag else latest(session)
     if lag and (row.noted_at is None or row.noted_at > now - lag):
         if row.noted_at is None:
             _note(row, latest(session), now)
-        return {"entries": 0, "sales": 0, "members": 0}
-    after = held(row)
-    upto = held(row, "next_") if lag else latest(session)
+        return {"entries": 0, "sales": 0, "members": 0, "more": 0}
+    upto = _capped(after, goal)
     _add_sums(session, after, upto, zone)
     who = touched(session, after, upto)
     _count_again(session, who, zone, active_days)
     _hold(row, upto)
-    _note(row, latest(session), now)
-    return {**_taken_in(session, after, upto), "members": len(who)}
+    if upto == goal:
+        _note(row, latest(session), now)
+    more = int(upto != goal)
+    return {**_taken_in(session, after, upto), "members": len(who), "more": more}
 
 
 def rebuild(

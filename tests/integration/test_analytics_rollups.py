@@ -2,7 +2,7 @@
 sequences of operations made through the API — enrolments at two stores, sales (backdated up
 to a year, some anonymous), refunds, redemptions and their cancellation, adjustments, expiry,
 merges and erasures, a change of the active-days setting — with roll-ups at random moments,
-immediate or noted and taken later.
+immediate or noted and taken later, each taking in at most three ids of each kind.
 
 After every step, the report read from the rollups (and what they do not hold yet) equals the
 one counted from the rows themselves: whole and per store, for the default window, two years
@@ -216,14 +216,14 @@ class RollupMachine(RuleBasedStateMachine):
         for first, last in windows:
             for store_id in store_ids:
                 scope = Scope(window(first, last, today, TIMEZONE), store_id, days)
-                assert program_report(db.session, scope) == recounted_report(db.session, scope), (
-                    first,
-                    last,
-                    store_id,
-                )
+                rolled = program_report(db.session, scope)
+                counted = recounted_report(db.session, scope)
+                differ = {k: (rolled[k], counted[k]) for k in counted if rolled[k] != counted[k]}
+                assert not differ, (first, last, store_id, differ)
         db.session.rollback()
 
 
-def test_rollups_equal_a_recount_after_random_histories(app):
+def test_rollups_equal_a_recount_after_random_histories(app, monkeypatch):
+    monkeypatch.setattr(rollups, "RUN", 3)  # runs that stop part-way, the rest left over
     RollupMachine.app = app
     run_state_machine_as_test(RollupMachine, settings=ROLLUP_SETTINGS)
