@@ -131,35 +131,30 @@ def change_in_counts(
     """What counting the members again would change in the member counts (nothing written)."""
     change: Counter[member_shares.Key] = Counter()
     for chunk in _chunks(ids):
-        for got in _recount(session, chunk, zone, active_days)[0]:
-            change.update(got)
+        change.update(_recount(session, chunk, zone, active_days)[0])
     return change
 
 
 def _recount(
     session: Session, chunk: list[int], zone: ZoneInfo, active_days: int
-) -> tuple[list[Counter], dict[int, Counter]]:
-    """(each member's change, their new shares) for one chunk of members."""
+) -> tuple[Counter[member_shares.Key], dict[int, Counter]]:
+    """(the change in the counts, the members' new shares) for one chunk of members."""
     new = member_shares.fresh(session, one_of(session, MEMBERS.c.id, chunk), zone, active_days)
     old = member_shares.stored(session, one_of(session, MemberShare.member_id, chunk))
-    changes = []
-    for member_id in chunk:
-        change = Counter(new.get(member_id, {}))
-        change.subtract(old.get(member_id, {}))
-        changes.append(change)
-    return changes, new
+    change: Counter[member_shares.Key] = Counter()
+    for got in new.values():
+        change.update(got)
+    for got in old.values():
+        change.subtract(got)
+    return change, new
 
 
 def _count_again(session: Session, ids: set[int], zone: ZoneInfo, active_days: int) -> None:
     for chunk in _chunks(ids):
-        changes, new = _recount(session, chunk, zone, active_days)
-        total: Counter[member_shares.Key] = Counter()
-        for change in changes:
-            total.update(change)
-        _add_counts(session, total)
-        kept = [m for m in chunk if new.get(m)]
+        change, new = _recount(session, chunk, zone, active_days)
+        _add_counts(session, change)
         session.execute(delete(MemberShare).where(one_of(session, MemberShare.member_id, chunk)))
-        _insert_shares(session, {m: new[m] for m in kept})
+        _insert_shares(session, {m: got for m, got in new.items() if got})
 
 
 def _insert_shares(session: Session, shares: dict[int, Counter]) -> None:
