@@ -20,6 +20,11 @@ def day_date(number: int) -> date:
     return EPOCH + timedelta(days=number)
 
 
+def day_of(value: date) -> int:
+    """The day number of a date."""
+    return (value - EPOCH).days
+
+
 def monday(number: int) -> int:
     """The day number of the Monday starting the day's week."""
     return number - day_date(number).weekday()

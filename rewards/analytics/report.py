@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from rewards.analytics import program, rolled, trends
+from rewards.analytics.periods import day_of
 from rewards.analytics.program import Scope
-from rewards.analytics.rolled import day_of
 
 
 def program_report(session: Session, scope: Scope) -> dict[str, Any]:

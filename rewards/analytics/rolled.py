@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +16,8 @@ from loyalty.money import format_minor
 from rewards.analytics import program, rolled_points, rollups, sums
 from rewards.analytics.member_shares import Key
 from rewards.analytics.models import MemberCount, PointsByDay, RollupState, SalesByDay
-from rewards.analytics.periods import EPOCH, day_date, monday, month_label, month_number
+from rewards.analytics.periods import day_date, day_of, monday, month_label, month_number
 from rewards.analytics.program import Scope, share
-
-
-def day_of(value: date) -> int:
-    return (value - EPOCH).days
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,15 @@ from sqlalchemy.orm import Session
 from loyalty.db import one_of
 from rewards.analytics import closed_lots
 from rewards.analytics.models import BalancesByDay, ClosedLotsByDay
-from rewards.analytics.periods import EPOCH
+from rewards.analytics.periods import day_of
 from rewards.analytics.program import ENTRIES, MEMBERS, Scope, share
 from rewards.analytics.sums import BalanceKey
-
-
-def _last_day(scope: Scope) -> int:
-    return (scope.window.last - EPOCH).days
 
 
 def _later(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> dict[int, int]:
     """Each member's points of entries dated after the window (read only when the rollups or
     the entries they do not hold yet have such days)."""
-    last = _last_day(scope)
+    last = day_of(scope.window.last)
     after = select(BalancesByDay.day).where(BalancesByDay.day > last).limit(1)
     if not any(day > last for day, _home in unrolled) and session.scalar(after) is None:
         return {}
@@ -60,7 +56,7 @@ def _owed(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> int:
 def balances(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> tuple[int, int]:
     """(outstanding, owed) at the end of the window; `unrolled`: the entries the rollups do
     not hold yet, by day and enrolment store."""
-    last, t = _last_day(scope), BalancesByDay
+    last, t = day_of(scope.window.last), BalancesByDay
     stmt = select(func.coalesce(func.sum(t.points), 0)).where(t.day <= last)
     if scope.store_id is not None:
         stmt = stmt.where(t.home_store_id == scope.store_id)
@@ -76,7 +72,7 @@ def balances(session: Session, scope: Scope, unrolled: Counter[BalanceKey]) -> t
 def breakage(session: Session, scope: Scope, movements_after: int, zone: ZoneInfo) -> str | None:
     """Of the points in lots earned by the end of the window that have closed, the share that
     expired; None while none has closed."""
-    last, t = _last_day(scope), ClosedLotsByDay
+    last, t = day_of(scope.window.last), ClosedLotsByDay
     stmt = select(
         func.coalesce(func.sum(t.closed_points), 0), func.coalesce(func.sum(t.expired_points), 0)
     ).where(t.day <= last)

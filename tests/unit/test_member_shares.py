@@ -7,13 +7,9 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from rewards.analytics.member_shares import Standing, shares, spells
-from rewards.analytics.periods import EPOCH, day_number, monday, month_label, month_number
+from rewards.analytics.periods import day_number, day_of, monday, month_label, month_number
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
-
-
-def _day(value: date) -> int:
-    return (value - EPOCH).days
 
 
 def test_a_spell_lasts_active_days_from_each_sale_and_joins_overlapping_ones():
@@ -27,8 +23,8 @@ def test_a_spell_lasts_active_days_from_each_sale_and_joins_overlapping_ones():
 def test_days_are_counted_in_the_programs_time_zone():
     # 18:30 UTC on 31 Dec is 01:30 on 1 Jan in Bangkok
     late = datetime(2025, 12, 31, 18, 30, tzinfo=UTC)
-    assert day_number(late, BANGKOK) == _day(date(2026, 1, 1))
-    assert monday(_day(date(2026, 1, 1))) == _day(date(2025, 12, 29))
+    assert day_number(late, BANGKOK) == day_of(date(2026, 1, 1))
+    assert monday(day_of(date(2026, 1, 1))) == day_of(date(2025, 12, 29))
     assert month_label(month_number(date(2026, 1, 1))) == "2026-01"
 
 
@@ -45,7 +41,7 @@ def test_a_members_share():
         (_at(date(2026, 4, 20)), 3),  # home store, the next month
     ]
     got = shares(Standing(enrolled, 3, "gold", 120), sales, BANGKOK, 30)
-    start, march, april = _day(date(2026, 3, 2)), 2026 * 12 + 2, 2026 * 12 + 3
+    start, march, april = day_of(date(2026, 3, 2)), 2026 * 12 + 2, 2026 * 12 + 3
     wednesday = 1 << 2
     assert got == {
         ("enrol", 0, 0, start): 1,
@@ -57,22 +53,22 @@ def test_a_members_share():
         ("week", 0, 1 | wednesday, start): 1,  # both days, for the whole program
         ("week", 3, 1, start): 1,
         ("week", 5, wednesday, start): 1,
-        ("week", 0, 1, _day(date(2026, 4, 20))): 1,
-        ("week", 3, 1, _day(date(2026, 4, 20))): 1,
+        ("week", 0, 1, day_of(date(2026, 4, 20))): 1,
+        ("week", 3, 1, day_of(date(2026, 4, 20))): 1,
         ("month", 0, march, march): 1,
         ("month", 3, march, march): 1,
         ("month", 0, march, april): 1,
         ("month", 3, march, april): 1,
         # the whole program: 2 Mar–2 Apr (the sale of 4 Mar extends it), then 20 Apr–19 May
         ("active", 0, 0, start): 1,
-        ("active", 0, 0, _day(date(2026, 4, 2)) + 1): -1,
-        ("active", 0, 0, _day(date(2026, 4, 20))): 1,
-        ("active", 0, 0, _day(date(2026, 5, 19)) + 1): -1,
+        ("active", 0, 0, day_of(date(2026, 4, 2)) + 1): -1,
+        ("active", 0, 0, day_of(date(2026, 4, 20))): 1,
+        ("active", 0, 0, day_of(date(2026, 5, 19)) + 1): -1,
         # the home store counts its own sales only: 2–31 Mar, then 20 Apr–19 May
         ("active", 3, 0, start): 1,
-        ("active", 3, 0, _day(date(2026, 3, 31)) + 1): -1,
-        ("active", 3, 0, _day(date(2026, 4, 20))): 1,
-        ("active", 3, 0, _day(date(2026, 5, 19)) + 1): -1,
+        ("active", 3, 0, day_of(date(2026, 3, 31)) + 1): -1,
+        ("active", 3, 0, day_of(date(2026, 4, 20))): 1,
+        ("active", 3, 0, day_of(date(2026, 5, 19)) + 1): -1,
     }
 
 
@@ -80,8 +76,8 @@ def test_a_member_with_no_enrolment_store_counts_for_the_whole_program_only():
     enrolled = _at(date(2026, 3, 2))
     owing = Standing(enrolled, None, "member", -15)
     got = shares(owing, [(_at(date(2026, 3, 3)), 4)], BANGKOK, 30)
-    assert ("enrol", 0, 0, _day(date(2026, 3, 2))) in got
+    assert ("enrol", 0, 0, day_of(date(2026, 3, 2))) in got
     assert got[("tier:member", 0, 0, 0)] == 1
     assert ("points:member", 0, 0, 0) not in got  # a balance below zero is owed, not held
     assert not any(k[0] != "week" and k[1] != 0 for k in got)
-    assert got[("week", 4, 1 << 1, _day(date(2026, 3, 2)))] == 1  # buyers at the store
+    assert got[("week", 4, 1 << 1, day_of(date(2026, 3, 2)))] == 1  # buyers at the store
