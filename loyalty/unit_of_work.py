@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, make_response
 from sqlalchemy.orm import Session, scoped_session
 
+from loyalty.db import is_postgres
 from loyalty.extensions import db
 
 AnySession = Session | scoped_session[Session]
@@ -68,6 +69,15 @@ def keep_on_failure(session: AnySession, work: Callable[[AnySession], T]) -> T:
     result = work(session)
     session.info.setdefault(KEPT, []).append(work)
     return result
+
+
+def read_at_one_moment(session: AnySession) -> None:
+    """End what the session has read so far and read the rest of the unit of work from one
+    snapshot (REPEATABLE READ on PostgreSQL; SQLite reads one snapshot per transaction). For a
+    report whose reads must agree with each other; it writes nothing before this."""
+    session.rollback()
+    if is_postgres(session):
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _roll_back(session: AnySession) -> None:

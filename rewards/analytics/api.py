@@ -7,11 +7,12 @@ from flask_smorest import Blueprint
 
 from loyalty.auth import require
 from loyalty.csv_files import download
-from loyalty.db import is_postgres, utcnow
+from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, NotFound
 from loyalty.extensions import db
 from loyalty.settings import get_setting
 from loyalty.staff import store_by_code
+from loyalty.unit_of_work import read_at_one_moment
 from members.tiers.policy import program_day
 from rewards.analytics.periods import window
 from rewards.analytics.program import Scope
@@ -44,9 +45,7 @@ def _scope(args: dict) -> Scope:
 
 def _dumped(args: dict) -> dict:
     scope = _scope(args)
-    if is_postgres(db.session):  # rollups and what they do not hold yet, read at one moment
-        db.session.rollback()
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    read_at_one_moment(db.session)  # the rollups and what they do not hold yet, together
     return program_report(db.session, scope)
 
 

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from loyalty.extensions import db
 from loyalty.settings import get_setting
 from loyalty.staff import store_by_code
+from loyalty.unit_of_work import read_at_one_moment
 from rewards.analytics import jobs, rollups
 from rewards.analytics.periods import window
 from rewards.analytics.program import Scope
@@ -61,8 +62,8 @@ def check(first: str | None, last: str | None, store: str | None) -> None:
     store_id = store_by_code(db.session, store).id if store else None
     days = int(get_setting(db.session, "active_days")["days"])
     scope = Scope(window(since, to, today, timezone), store_id, days)
+    read_at_one_moment(db.session)
     rolled, counted = program_report(db.session, scope), recounted_report(db.session, scope)
-    db.session.rollback()
     differences = [k for k in counted if rolled[k] != counted[k]]
     for key in differences:
         click.echo(f"{key}: rollups {rolled[key]!r}\n{' ' * len(key)}  ledger  {counted[key]!r}")
