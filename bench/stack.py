@@ -76,13 +76,7 @@ def roll_up(config: ServiceConfig) -> dict[str, float]:
     from bench.cpu import machine_cpu_s  # noqa: PLC0415  (bench.cpu imports this module)
 
     busy, started, own = machine_cpu_s()[0], time.perf_counter(), os.times()
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "analytics", "roll-up"],
-        cwd=ROOT,
-        env=config.environment(),
-        check=True,
-        capture_output=True,
-    )
+    _flask(config, "analytics", "roll-up")
     done = os.times()
     command = done.children_user + done.children_system - own.children_user - own.children_system
     return {
@@ -94,13 +88,18 @@ def roll_up(config: ServiceConfig) -> dict[str, float]:
 
 def migrate(config: ServiceConfig) -> None:
     """Make the schema the only supported way: the Alembic migrations."""
+    _flask(config, "db", "upgrade", timeout=120)
+
+
+def _flask(config: ServiceConfig, *args: str, timeout: float | None = None) -> None:
+    """`flask --app wsgi …` with the service's environment; raises if it fails."""
     subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=ROOT,
         env=config.environment(),
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
